@@ -1,0 +1,35 @@
+"""minilm: sentence embeddings from MiniLM / BERT encoders, our own network, no PyTorch needed.
+
+    >>> import minilm
+    >>> model = minilm.load()                  # all-MiniLM-L6-v2, found offline
+    >>> model.encode(["Hello world"]).shape
+    (1, 384)
+"""
+
+from .embedder import Embedder, load
+from .errors import (
+    BackendError,
+    CheckpointError,
+    ConfigError,
+    GraphError,
+    InputError,
+    MinilmError,
+    MissingDependencyError,
+    ModelNotFoundError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "CheckpointError",
+    "ConfigError",
+    "Embedder",
+    "GraphError",
+    "InputError",
+    "MinilmError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "__version__",
+    "load",
+]

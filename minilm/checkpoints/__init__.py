@@ -1,0 +1,51 @@
+"""Reading checkpoints into Hugging Face tensor names, checked once against the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import BertConfig
+from ..errors import CheckpointError
+from .expected import expected_shapes
+from .safetensors_file import read_safetensors
+
+PREFIXES = ("bert.", "model.", "0.auto_model.")
+
+
+def _canonical(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Strip one known prefix (``bert.`` from BertForXxx checkpoints) so names match BertModel's."""
+    out = {}
+    for name, value in tensors.items():
+        for prefix in PREFIXES:
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+                break
+        out[name] = value
+    return out
+
+
+def load_weights(folder: Path, cfg: BertConfig) -> dict[str, np.ndarray]:
+    """float32 weights under BertModel names; raises CheckpointError naming file and tensor."""
+    path = folder / "model.safetensors"
+    if not path.exists():
+        others = [p.name for p in folder.glob("*") if p.suffix in (".bin", ".onnx", ".pt", ".h5")]
+        hint = f" (found {', '.join(others)}: only model.safetensors is read for now)" if others else ""
+        raise CheckpointError(f"{path} is missing{hint}")
+    tensors = _canonical(read_safetensors(path))
+    pooler = "pooler.dense.weight" in tensors
+    weights = {}
+    for name, shape in expected_shapes(cfg, pooler).items():
+        if name not in tensors:
+            raise CheckpointError(f"{path}: tensor {name!r} is missing (expected shape {list(shape)} from config.json)")
+        value = tensors[name]
+        if tuple(value.shape) != shape:
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {list(value.shape)} but config.json implies {list(shape)}")
+        if value.dtype not in (np.float32, np.float16, np.float64):
+            raise CheckpointError(f"{path}: tensor {name!r} has dtype {value.dtype}; expected a float type (float32)")
+        weights[name] = value if value.dtype == np.float32 else value.astype(np.float32)
+    return weights
+
+
+__all__ = ["load_weights", "read_safetensors", "expected_shapes"]

@@ -1,0 +1,113 @@
+"""Model configuration, read from a Hugging Face / sentence-transformers folder.
+
+Field names are those of ``config.json`` (BertConfig) and of sentence-transformers'
+``1_Pooling/config.json`` / ``sentence_bert_config.json`` / ``modules.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
+POOLING_MODES = ("mean", "cls", "max")
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """The fields of a BERT ``config.json`` that define the network."""
+
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    hidden_act: str = "gelu"
+    pad_token_id: int = 0
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What sentence-transformers does around the network: length, pooling, normalisation."""
+
+    max_seq_length: int
+    pooling: str = "mean"
+    normalize: bool = False
+    do_lower_case: bool = False
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); restore the file from the model's original folder") from exc
+
+
+def read_bert_config(folder: Path) -> BertConfig:
+    path = folder / "config.json"
+    try:
+        raw = _read_json(path)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} is missing; a model folder needs the config.json its checkpoint came with") from exc
+    if raw.get("model_type", "bert") not in ("bert",):
+        raise ConfigError(f"{path}: model_type {raw['model_type']!r} is not supported; minilm runs BERT-family encoders")
+    if raw.get("position_embedding_type", "absolute") != "absolute":
+        raise ConfigError(f"{path}: position_embedding_type {raw['position_embedding_type']!r} is not supported (only 'absolute')")
+    fields = {k: raw[k] for k in BertConfig.__dataclass_fields__ if k in raw}
+    missing = [k for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size") if k not in fields]
+    if missing:
+        raise ConfigError(f"{path}: missing field(s) {', '.join(missing)}")
+    config = BertConfig(**fields)
+    if config.hidden_size % config.num_attention_heads:
+        raise ConfigError(f"{path}: hidden_size {config.hidden_size} is not a multiple of num_attention_heads {config.num_attention_heads}")
+    if config.hidden_act not in ACTIVATIONS:
+        raise ConfigError(f"{path}: hidden_act {config.hidden_act!r} is not supported; use one of {ACTIVATIONS}")
+    return config
+
+
+def _pooling_mode(path: Path, raw: dict) -> str:
+    if "pooling_mode" in raw:  # newer sentence-transformers write the mode directly
+        mode = {"mean": "mean", "cls": "cls", "max": "max"}.get(raw["pooling_mode"])
+        if mode is None:
+            raise ConfigError(f"{path}: pooling_mode {raw['pooling_mode']!r} is not supported; use one of {POOLING_MODES}")
+        return mode
+    modes = [m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens"), ("max", "pooling_mode_max_tokens")) if raw.get(key)]
+    others = [k for k, v in raw.items() if k.startswith("pooling_mode_") and v and k not in ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens")]
+    if others or len(modes) != 1:
+        raise ConfigError(f"{path}: exactly one of mean / cls / max pooling must be set, got {modes + others}")
+    return modes[0]
+
+
+def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
+    """Read modules.json, sentence_bert_config.json and the pooling config; defaults for a bare HF folder."""
+    pooling, normalize = "mean", False
+    modules_path = folder / "modules.json"
+    if modules_path.exists():
+        modules = _read_json(modules_path)
+        for module in modules:
+            kind = module.get("type", "").rsplit(".", 1)[-1]
+            if kind == "Pooling":
+                pooling_path = folder / module.get("path", "1_Pooling") / "config.json"
+                if pooling_path.exists():
+                    pooling = _pooling_mode(pooling_path, _read_json(pooling_path))
+            elif kind == "Normalize":
+                normalize = True
+            elif kind not in ("Transformer", "BertModel"):
+                raise ConfigError(f"{modules_path}: module {module.get('type')!r} is not supported (Transformer, Pooling, Normalize are)")
+    st_path = folder / "sentence_bert_config.json"
+    st = _read_json(st_path) if st_path.exists() else {}
+    max_seq_length = int(st.get("max_seq_length") or bert.max_position_embeddings)
+    return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
+                          pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)))

@@ -1,0 +1,139 @@
+"""Embedder: tokenize, batch by length, run the graph, restore the caller's order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from . import sources
+from .checkpoints import load_weights
+from .config import BertConfig, PipelineConfig, read_bert_config, read_pipeline_config
+from .errors import ConfigError, InputError
+from .models import bert
+from .runtime import check_backend, make_executor
+from .tokenizer import WordPieceTokenizer, load_tokenizer
+
+Texts = Union[str, Sequence[str]]
+
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
+    items = list(texts)
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            hint = " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
+            raise InputError(f"texts[{i}] is {type(text).__name__}, not str{hint}")
+    return items
+
+
+class Embedder:
+    """Sentence embeddings from one model on one backend. Build it with ``minilm.load``."""
+
+    def __init__(self, path: Path, config: BertConfig, pipeline: PipelineConfig, weights: dict[str, np.ndarray],
+                 tokenizer: WordPieceTokenizer, backend: str, threads: int | None):
+        self.path, self.config, self.pipeline = path, config, pipeline
+        self.weights, self.tokenizer = weights, tokenizer
+        self.backend, self.threads = backend, threads
+        self._executors: dict[tuple, object] = {}
+        self.executor("sentence_embedding", pipeline.normalize)  # build the default path now: fail early
+
+    @property
+    def dim(self) -> int:
+        return self.config.hidden_size
+
+    @property
+    def max_length(self) -> int:
+        return self.tokenizer.max_length
+
+    def executor(self, output: str, normalize: bool):
+        key = (output, normalize if output == "sentence_embedding" else None)
+        if key not in self._executors:
+            if output == "pooler_output" and "pooler.dense.weight" not in self.weights:
+                raise ConfigError(f"{self.path}: this checkpoint has no pooler weights, so it has no pooler_output")
+            graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
+            self._executors[key] = make_executor(self.backend, graph, self.threads)
+        return self._executors[key]
+
+    def tokenize(self, texts: Texts) -> list[list[int]]:
+        """Token ids per text, as the model sees them (special tokens added, truncated)."""
+        return self.tokenizer.encode([texts] if isinstance(texts, str) else _check_texts(texts))
+
+    def encode(self, texts: Texts, batch_size: int = 32, normalize: bool | None = None,
+               output: str = "sentence_embedding", show_progress_bar: bool = False):
+        """float32 embeddings: ``[n, dim]`` for a list, ``[dim]`` for one string.
+
+        ``normalize`` None follows the model (modules.json); ``output`` is one of
+        sentence_embedding, token_embeddings (a list of ``[tokens, dim]`` arrays), pooler_output.
+        """
+        single = isinstance(texts, str)
+        items = [texts] if single else _check_texts(texts)
+        if output not in bert.OUTPUTS:
+            raise ValueError(f"output {output!r} is not one of {', '.join(bert.OUTPUTS)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        executor = self.executor(output, normalize)
+        ids = self.tokenizer.encode(items)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: little padding per batch
+        results: list = [None] * len(ids)
+        batches = range(0, len(order), batch_size)
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for start in batches:
+            chunk = order[start:start + batch_size]
+            feeds = self._feeds([ids[i] for i in chunk])
+            out = executor.run(feeds, [output])[output]
+            for row, i in enumerate(chunk):
+                results[i] = out[row, :len(ids[i])].copy() if output == "token_embeddings" else out[row]
+        if output == "token_embeddings":
+            return results[0] if single else results
+        stacked = np.stack(results).astype(np.float32, copy=False) if results else np.zeros((0, self.dim), np.float32)
+        return stacked[0] if single else stacked
+
+    def _feeds(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
+        width = max(len(x) for x in batch)
+        input_ids = np.full((len(batch), width), self.config.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, x in enumerate(batch):
+            input_ids[row, :len(x)] = x
+            attention_mask[row, :len(x)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)}
+
+    def similarity(self, a, b=None) -> np.ndarray:
+        """Cosine similarity matrix ``[len(a), len(b)]`` of texts or embedding arrays (b defaults to a)."""
+        x = self._as_vectors(a)
+        y = x if b is None else self._as_vectors(b)
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+        return (x @ y.T).astype(np.float32)
+
+    def _as_vectors(self, value) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            return np.atleast_2d(value.astype(np.float32, copy=False))
+        return np.atleast_2d(self.encode(value))
+
+    def __repr__(self) -> str:
+        return f"Embedder({str(self.path)!r}, backend={self.backend!r}, dim={self.dim}, max_length={self.max_length})"
+
+
+def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
+         max_length: int | None = None) -> Embedder:
+    """Load a model folder (default: all-MiniLM-L6-v2, found offline) and build its executor."""
+    check_backend(backend)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    path = sources.resolve(model)
+    config = read_bert_config(path)
+    pipeline = read_pipeline_config(path, config)
+    if max_length is not None:
+        if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
+            raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
+                              f"(max_position_embeddings of {path}), got {max_length!r}")
+    tokenizer = load_tokenizer(path, max_length or pipeline.max_seq_length)
+    weights = load_weights(path, config)
+    return Embedder(path, config, pipeline, weights, tokenizer, backend, threads)

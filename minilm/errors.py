@@ -1,0 +1,48 @@
+"""One exception tree for the whole package.
+
+    MinilmError                      every error we raise on purpose
+    ├── ModelNotFoundError           no model at any of the places tried
+    ├── CheckpointError              a model file is missing, truncated, corrupt or inconsistent
+    ├── ConfigError                  config.json / modules.json / pooling config we cannot use
+    ├── GraphError                   an operation was built with bad operands (names op and shapes)
+    ├── BackendError (ValueError)    unknown backend, or a backend failed to build or run a graph
+    ├── MissingDependencyError       an optional extra is not installed (says which pip command fixes it)
+    └── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
+
+Errors of onnx / onnxruntime / safetensors are re-raised as ours ``from exc``.
+The CLI maps these classes to exit codes through one table (``minilm.cli.EXIT_CODES``).
+"""
+
+from __future__ import annotations
+
+
+class MinilmError(Exception):
+    """Base class of every error raised by minilm."""
+
+
+class ModelNotFoundError(MinilmError):
+    """No model was found at any of the places tried."""
+
+
+class CheckpointError(MinilmError):
+    """A checkpoint file is missing, truncated, corrupt, or does not match its config."""
+
+
+class ConfigError(MinilmError):
+    """A configuration file is missing a field or has a value we do not support."""
+
+
+class GraphError(MinilmError):
+    """A graph operation was given operands of the wrong shape or dtype."""
+
+
+class BackendError(MinilmError, ValueError):
+    """Unknown backend, or a backend failed to build or run a graph."""
+
+
+class MissingDependencyError(MinilmError, ImportError):
+    """An optional dependency is not installed."""
+
+
+class InputError(MinilmError, TypeError):
+    """Input to encode() of the wrong type."""

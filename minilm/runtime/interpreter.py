@@ -1,0 +1,45 @@
+"""The NumPy interpreter: runs a Graph node by node with the kernels in kernels.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BackendError
+from ..graph import Graph
+from .feeds import bind_symbols
+from .kernels import KERNELS
+
+
+def _resolve(value, sizes: dict[str, int]):
+    if isinstance(value, str):
+        return sizes.get(value, value)
+    if isinstance(value, list):
+        return [_resolve(v, sizes) for v in value]
+    return value
+
+
+class NumpyExecutor:
+    """Reference executor. ``run(feeds, outputs)`` returns the named outputs as NumPy arrays."""
+
+    name = "numpy"
+
+    def __init__(self, graph: Graph, threads: int | None = None):
+        missing = sorted({n.op for n in graph.nodes} - set(KERNELS))
+        if missing:
+            raise BackendError(f"numpy executor has no kernel for {missing}; supported: {sorted(KERNELS)}")
+        self.graph = graph
+        self.threads = threads
+
+    def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        graph = self.graph if outputs is None else self.graph.pruned(outputs)
+        sizes = bind_symbols(graph, feeds)
+        values: dict[str, np.ndarray] = dict(graph.constants)
+        values.update({k: feeds[k] for k in graph.inputs})
+        for node in graph.nodes:
+            attrs = {k: _resolve(v, sizes) for k, v in node.attributes.items()}
+            try:
+                result = KERNELS[node.op](*(values[i] for i in node.inputs), **attrs)
+            except (ValueError, TypeError, IndexError) as exc:
+                raise BackendError(f"numpy executor: {node.op} -> {node.outputs[0]} failed: {exc}") from exc
+            values[node.outputs[0]] = np.asarray(result, dtype=graph.operands[node.outputs[0]].dtype)
+        return {name: values[operand] for name, operand in graph.outputs.items()}

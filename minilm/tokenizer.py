@@ -1,0 +1,59 @@
+"""A thin wrapper over the ``tokenizers`` library: tokenizer.json, or vocab.txt as a fallback.
+
+Like sentence-transformers' Transformer.tokenize: texts are stripped, special tokens added,
+truncated to ``max_length``; padding is done later, per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tokenizers import Tokenizer
+from tokenizers.implementations import BertWordPieceTokenizer
+
+from .errors import CheckpointError
+
+
+def _lowercase(folder: Path) -> bool:
+    path = folder / "tokenizer_config.json"
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("do_lower_case", True))
+    except (OSError, ValueError):
+        return True
+
+
+def load_tokenizer(folder: Path, max_length: int) -> "WordPieceTokenizer":
+    json_path, vocab_path = folder / "tokenizer.json", folder / "vocab.txt"
+    try:
+        if json_path.exists():
+            inner = Tokenizer.from_file(str(json_path))
+        elif vocab_path.exists():
+            inner = BertWordPieceTokenizer(str(vocab_path), lowercase=_lowercase(folder))._tokenizer
+        else:
+            raise CheckpointError(f"{folder}: no tokenizer.json or vocab.txt; copy them from the model's original folder")
+    except Exception as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        bad = json_path if json_path.exists() else vocab_path
+        raise CheckpointError(f"{bad}: cannot load the tokenizer ({exc}); restore the file from the model's original folder") from exc
+    return WordPieceTokenizer(inner, max_length)
+
+
+class WordPieceTokenizer:
+    def __init__(self, inner: Tokenizer, max_length: int):
+        self.inner = inner
+        self.inner.no_padding()
+        self.max_length = max_length
+        self.inner.enable_truncation(max_length)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.inner.get_vocab_size()
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text, with [CLS] / [SEP], truncated, unpadded."""
+        return [e.ids for e in self.inner.encode_batch([t.strip() for t in texts])]
+
+    def tokens(self, text: str) -> list[str]:
+        return self.inner.encode(text.strip()).tokens

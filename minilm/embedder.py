@@ -9,10 +9,11 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from . import sources
-from .checkpoints import load_weights
+from .checkpoints import load_onnx, load_weights
 from .config import BertConfig, PipelineConfig, read_bert_config, read_pipeline_config
 from .errors import ConfigError, InputError
 from .models import bert
+from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend, make_executor
 from .tokenizer import WordPieceTokenizer, load_tokenizer
 
@@ -122,18 +123,34 @@ class Embedder:
 
 
 def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
-         max_length: int | None = None) -> Embedder:
-    """Load a model folder (default: all-MiniLM-L6-v2, found offline) and build its executor."""
+         max_length: int | None = None, tokenizer: str | os.PathLike | None = None) -> Embedder:
+    """Load a model (default: all-MiniLM-L6-v2, found offline) and build its executor.
+
+    ``model`` is a folder, a name, or an exported BERT ``.onnx`` file; ``tokenizer`` is a folder
+    with tokenizer.json / vocab.txt when the model has none beside it.
+    """
     check_backend(backend)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     path = sources.resolve(model)
-    config = read_bert_config(path)
-    pipeline = read_pipeline_config(path, config)
+    onnx_path = sources.onnx_file(path)
+    preset = find_preset(str(onnx_path.stem if onnx_path else path)) or find_preset(str(model or ""))
+    if onnx_path:
+        config, weights = load_onnx(onnx_path, preset[1] if preset else None)
+        pipeline = preset_pipeline(preset[1], config) if preset else PipelineConfig(config.max_position_embeddings)
+        folder = onnx_path.parent
+    else:
+        config = read_bert_config(path)
+        pipeline = read_pipeline_config(path, config)
+        weights, folder = None, path
     if max_length is not None:
         if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
             raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
                               f"(max_position_embeddings of {path}), got {max_length!r}")
-    tokenizer = load_tokenizer(path, max_length or pipeline.max_seq_length)
-    weights = load_weights(path, config)
-    return Embedder(path, config, pipeline, weights, tokenizer, backend, threads)
+    tokenizer_path = Path(tokenizer) if tokenizer is not None else folder
+    tok = load_tokenizer(tokenizer_path, max_length or pipeline.max_seq_length)
+    if weights is None:
+        weights = load_weights(path, config)
+    if preset:
+        check_preset(preset, config, path)
+    return Embedder(path, config, pipeline, weights, tok, backend, threads)

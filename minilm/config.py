@@ -13,7 +13,11 @@ from pathlib import Path
 from .errors import ConfigError
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
-POOLING_MODES = ("mean", "cls", "max")
+POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+# sentence-transformers < 6 wrote one boolean per mode
+POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean", "pooling_mode_max_tokens": "max",
+                "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+                "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,14 @@ def read_bert_config(folder: Path) -> BertConfig:
 
 
 def _pooling_mode(path: Path, raw: dict) -> str:
-    if "pooling_mode" in raw:  # newer sentence-transformers write the mode directly
-        mode = {"mean": "mean", "cls": "cls", "max": "max"}.get(raw["pooling_mode"])
-        if mode is None:
+    if "pooling_mode" in raw:  # sentence-transformers >= 6 write the mode directly
+        if raw["pooling_mode"] not in POOLING_MODES:
             raise ConfigError(f"{path}: pooling_mode {raw['pooling_mode']!r} is not supported; use one of {POOLING_MODES}")
-        return mode
-    modes = [m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens"), ("max", "pooling_mode_max_tokens")) if raw.get(key)]
-    others = [k for k, v in raw.items() if k.startswith("pooling_mode_") and v and k not in ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens")]
-    if others or len(modes) != 1:
-        raise ConfigError(f"{path}: exactly one of mean / cls / max pooling must be set, got {modes + others}")
+        return raw["pooling_mode"]
+    modes = [mode for key, mode in POOLING_KEYS.items() if raw.get(key)]
+    unknown = [k for k, v in raw.items() if k.startswith("pooling_mode_") and v and k not in POOLING_KEYS]
+    if unknown or len(modes) != 1:
+        raise ConfigError(f"{path}: exactly one pooling mode of {POOLING_MODES} must be set, got {modes + unknown}")
     return modes[0]
 
 

@@ -11,7 +11,7 @@ import minilm
 from conftest import FIXTURES, cosine_rows, load_golden
 
 GOLDEN = "all-MiniLM-L6-v2"
-TINY = ["mean_norm", "cls", "max"]
+TINY = ["mean_norm", "cls", "max", "sqrt_len_relu", "weighted_gelu_new", "lasttoken"]
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,9 @@ TINY = {  # name: (layers, hidden, heads, intermediate, pooling mode, Normalize?
     "mean_norm": (2, 32, 4, 64, "mean", True, 48, "gelu"),
     "cls": (3, 48, 3, 80, "cls", False, 32, "gelu"),
     "max": (1, 24, 2, 40, "max", False, 40, "gelu"),
+    "sqrt_len_relu": (2, 20, 5, 36, "mean_sqrt_len_tokens", False, 40, "relu"),
+    "weighted_gelu_new": (2, 16, 2, 30, "weightedmean", True, 40, "gelu_new"),
+    "lasttoken": (1, 16, 4, 24, "lasttoken", False, 40, "gelu"),
 }
 TINY_TEXTS = ["", "hello world", "the cat sat on the mat.", "a b c", "Numbers 123 and 456!",
               "unknown words like zebra xylophone", "UPPER case Text", "the " * 60]

@@ -79,3 +79,18 @@ def test_tiny_random_configs_match_transformers(name, backend):
     tokens = model.encode(meta["texts"], output="token_embeddings")
     for i, t in enumerate(tokens):
         np.testing.assert_allclose(t, expected[f"last_hidden_state_{i}"], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
+def test_l12_shaped_random_checkpoint_matches_transformers(tmp_path, backend):
+    from tinymodel import L12_CONFIG, L12_IDS, random_weights, write_tiny_model
+
+    folder = write_tiny_model(tmp_path / "all-MiniLM-L12-v2", random_weights(L12_CONFIG, seed=12, scale=0.05), L12_CONFIG)
+    model = minilm.load(folder, backend=backend)  # named like the preset: its shape is checked too
+    expected = np.load(FIXTURES / "l12_random.npz")
+    for i, ids in enumerate(L12_IDS):
+        feeds = model._feeds([ids])
+        hidden = model.executor("token_embeddings", None).run(feeds)["token_embeddings"][0]
+        pooler = model.executor("pooler_output", None).run(feeds)["pooler_output"][0]
+        np.testing.assert_allclose(hidden, expected[f"last_hidden_state_{i}"], atol=1e-4)
+        np.testing.assert_allclose(pooler, expected[f"pooler_output_{i}"], atol=1e-4)

@@ -137,6 +137,27 @@ def tiny(name: str, spec: tuple, seed: int) -> None:
         junk.unlink()
 
 
+def l12_random() -> None:
+    """An all-MiniLM-L12-v2-shaped BERT with random weights from NumPy (tests rebuild them from the seed)."""
+    import sys
+    import tempfile
+
+    from transformers import BertModel
+    sys.path.insert(0, str(REPO / "tests"))
+    from tinymodel import L12_CONFIG, L12_IDS, random_weights, write_tiny_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_tiny_model(Path(tmp), random_weights(L12_CONFIG, seed=12, scale=0.05), L12_CONFIG)
+        bert = BertModel.from_pretrained(tmp).eval()
+        arrays = {}
+        with torch.no_grad():
+            for i, ids in enumerate(L12_IDS):
+                out = bert(input_ids=torch.tensor([ids]))
+                arrays[f"last_hidden_state_{i}"] = out.last_hidden_state[0].numpy().astype(np.float32)
+                arrays[f"pooler_output_{i}"] = out.pooler_output[0].numpy().astype(np.float32)
+    np.savez_compressed(OUT / "l12_random.npz", **arrays)
+
+
 def versions() -> dict[str, str]:
     import sentence_transformers
     import tokenizers
@@ -157,6 +178,7 @@ def main() -> None:
     golden(args.model, args.corpus)
     for seed, (name, spec) in enumerate(TINY.items()):
         tiny(name, spec, seed)
+    l12_random()
     print(f"wrote fixtures under {OUT}")
 
 

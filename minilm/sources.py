@@ -1,4 +1,8 @@
-"""Where a model comes from, without network: a path, MINILM_MODEL, an installed model package, the HF cache.
+"""Where a model comes from: a path, MINILM_MODEL, an installed model package, the HF cache, then the hub.
+
+Offline first: the hub (through the optional ``huggingface_hub``) is tried last, only for hub ids,
+and never when ``HF_HUB_OFFLINE`` (or ``MINILM_OFFLINE``) is set. ``MINILM_LOCAL_MODEL_DIR`` names
+the folder a download goes to (and is looked in first).
 
 ``resolve(model)`` returns the folder of a sentence-transformers / Hugging Face model, or raises
 ModelNotFoundError listing every place tried and the command that installs the default model.
@@ -57,10 +61,12 @@ def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
     """(description, folder) pairs, in the order they are tried."""
     label = "path"
     if model is None:
-        model = os.environ.get("MINILM_MODEL") or DEFAULT_MODEL
-        label = "MINILM_MODEL" if os.environ.get("MINILM_MODEL") else "path"
+        env = next((k for k in ("MINILM_MODEL", "MINILM_MODEL_ID") if os.environ.get(k)), None)
+        model, label = (os.environ[env], env) if env else (DEFAULT_MODEL, "path")
     path = Path(model).expanduser()
     found: list[tuple[str, Path]] = [(label, path)]
+    if os.environ.get("MINILM_LOCAL_MODEL_DIR"):
+        found.append(("MINILM_LOCAL_MODEL_DIR", Path(os.environ["MINILM_LOCAL_MODEL_DIR"]).expanduser()))
     if isinstance(model, os.PathLike) or path.is_absolute() or str(model).startswith("."):
         return found
     hub_id = _hub_id(str(model))
@@ -72,15 +78,48 @@ def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
     return found
 
 
+def offline() -> bool:
+    return any(os.environ.get(k, "").lower() in ("1", "true", "yes", "on") for k in ("HF_HUB_OFFLINE", "MINILM_OFFLINE"))
+
+
+def download(repo_id: str) -> Path:
+    """Fetch a model folder from the Hugging Face Hub (optional dependency huggingface_hub)."""
+    from huggingface_hub import snapshot_download  # ImportError handled by the caller
+    local_dir = os.environ.get("MINILM_LOCAL_MODEL_DIR")
+    patterns = ["*.json", "*.safetensors", "*.txt", "1_Pooling/*", "2_Normalize/*"]
+    return Path(snapshot_download(repo_id, allow_patterns=patterns, local_dir=local_dir))
+
+
 def resolve(model: str | os.PathLike | None = None) -> Path:
     """The folder (or .onnx file) of the requested model (default: all-MiniLM-L6-v2)."""
     tried = candidates(model)
     for _, path in tried:
         if _is_model(path):
             return path
+    name = str(model or os.environ.get("MINILM_MODEL") or os.environ.get("MINILM_MODEL_ID") or DEFAULT_MODEL)
+    hub_note = _try_hub(name, tried)
+    if isinstance(hub_note, Path):
+        return hub_note
     lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
     raise ModelNotFoundError(
-        f"model {str(model or os.environ.get('MINILM_MODEL') or DEFAULT_MODEL)!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n"
+        f"model {name!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n  - {hub_note}\n"
         f"Install the default model with: {INSTALL_DEFAULT}\n"
         f"or pass a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
     )
+
+
+def _try_hub(name: str, tried: list) -> Path | str:
+    """The downloaded folder, or a line saying why the hub was not used."""
+    if Path(name).expanduser().is_absolute() or name.startswith(".") or Path(name).exists():
+        return "the Hugging Face Hub: not tried for a local path"
+    if offline():
+        return "the Hugging Face Hub: not tried (HF_HUB_OFFLINE / MINILM_OFFLINE is set)"
+    try:
+        path = download(_hub_id(name))
+    except ImportError:
+        return "the Hugging Face Hub: not tried (pip install 'minilm[hub]' to download models)"
+    except Exception as exc:  # network, authentication, missing repository
+        return f"the Hugging Face Hub: download of {_hub_id(name)!r} failed ({type(exc).__name__}: {exc})"
+    if not _is_model(path):
+        return f"the Hugging Face Hub: {_hub_id(name)!r} downloaded to {path} but has no config.json"
+    return path

@@ -43,3 +43,9 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a.astype(np.float64)
     b = b.astype(np.float64)
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """No test touches the network: the hub is off unless a test fakes it."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -111,3 +111,46 @@ def test_max_length_bounds(tmp_path):
     assert minilm.load(path, backend="numpy", max_length=8).max_length == 8
     with pytest.raises(ConfigError, match="max_length must be an integer from 2 to 32"):
         minilm.load(path, max_length=33)
+
+
+def test_hub_download_through_a_fake_hub(tmp_path, monkeypatch):
+    import minilm.sources as sources
+
+    calls = []
+
+    def fake_download(repo_id):
+        calls.append(repo_id)
+        return write_tiny_model(tmp_path / "downloaded" / repo_id.replace("/", "--"))
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(sources, "download", fake_download)
+    model = minilm.load("acme/remote-tiny", backend="numpy")
+    assert calls == ["acme/remote-tiny"] and model.encode("hello").shape == (16,)
+    monkeypatch.setenv("MINILM_MODEL_ID", "acme/other")
+    minilm.load(backend="numpy")
+    assert calls[-1] == "acme/other"
+
+
+def test_hub_respects_offline_and_reports_failures(tmp_path, monkeypatch):
+    import minilm.sources as sources
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(sources, "download", lambda repo_id: (_ for _ in ()).throw(AssertionError("must not download")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="not tried \\(HF_HUB_OFFLINE"):
+        minilm.load("acme/remote-tiny")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+
+    def failing(repo_id):
+        raise ConnectionError("no route to host")
+    monkeypatch.setattr(sources, "download", failing)
+    with pytest.raises(ModelNotFoundError, match="download of 'acme/remote-tiny' failed \\(ConnectionError: no route to host\\)"):
+        minilm.load("acme/remote-tiny")
+
+
+def test_local_model_dir_env(tmp_path, monkeypatch):
+    folder = write_tiny_model(tmp_path / "local")
+    monkeypatch.setenv("MINILM_LOCAL_MODEL_DIR", str(folder))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert minilm.load("acme/anything", backend="numpy").path == folder

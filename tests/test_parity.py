@@ -67,8 +67,10 @@ def test_published_values(embedder):
 
 
 @pytest.mark.parametrize("name", TINY)
-@pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "numpy", "torch"])
 def test_tiny_random_configs_match_transformers(name, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
     folder = FIXTURES / "tiny" / name
     meta = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
     expected = np.load(folder / "expected.npz")

@@ -16,7 +16,12 @@ def _onnxruntime(graph, threads):
     return OnnxRuntimeExecutor(graph, threads)
 
 
-BACKENDS = {"numpy": _numpy, "onnxruntime": _onnxruntime}
+def _torch(graph, threads):
+    from .torch_exec import TorchExecutor
+    return TorchExecutor(graph, threads)
+
+
+BACKENDS = {"numpy": _numpy, "onnxruntime": _onnxruntime, "torch": _torch}
 
 
 def check_backend(backend: str) -> str:

@@ -28,11 +28,14 @@ def _canonical(tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def load_weights(folder: Path, cfg: BertConfig) -> dict[str, np.ndarray]:
     """float32 weights under BertModel names; raises CheckpointError naming file and tensor."""
-    path = folder / "model.safetensors"
+    path, bin_path = folder / "model.safetensors", folder / "pytorch_model.bin"
+    if not path.exists() and bin_path.exists():
+        from .torch_bin import read_torch_bin
+        return check_weights(_canonical(read_torch_bin(bin_path)), cfg, bin_path)
     if not path.exists():
-        others = [p.name for p in folder.glob("*") if p.suffix in (".bin", ".onnx", ".pt", ".h5")]
-        hint = f" (found {', '.join(others)}: only model.safetensors is read for now)" if others else ""
-        raise CheckpointError(f"{path} is missing{hint}")
+        others = [p.name for p in folder.glob("*") if p.suffix in (".onnx", ".pt", ".h5")]
+        hint = f" (found {', '.join(others)}: export it as safetensors, or load the .onnx file itself)" if others else ""
+        raise CheckpointError(f"{path} is missing, and there is no pytorch_model.bin{hint}")
     return check_weights(_canonical(read_safetensors(path)), cfg, path)
 
 

@@ -35,10 +35,10 @@ class Embedder:
     """Sentence embeddings from one model on one backend. Build it with ``minilm.load``."""
 
     def __init__(self, path: Path, config: BertConfig, pipeline: PipelineConfig, weights: dict[str, np.ndarray],
-                 tokenizer: WordPieceTokenizer, backend: str, threads: int | None):
+                 tokenizer: WordPieceTokenizer, backend: str, threads: int | None, options: dict | None = None):
         self.path, self.config, self.pipeline = path, config, pipeline
         self.weights, self.tokenizer = weights, tokenizer
-        self.backend, self.threads = backend, threads
+        self.backend, self.threads, self.options = backend, threads, {k: v for k, v in (options or {}).items() if v is not None}
         self._executors: dict[tuple, object] = {}
         self.executor("sentence_embedding", pipeline.normalize)  # build the default path now: fail early
 
@@ -56,7 +56,7 @@ class Embedder:
             if output == "pooler_output" and "pooler.dense.weight" not in self.weights:
                 raise ConfigError(f"{self.path}: this checkpoint has no pooler weights, so it has no pooler_output")
             graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
-            self._executors[key] = make_executor(self.backend, graph, self.threads)
+            self._executors[key] = make_executor(self.backend, graph, self.threads, **self.options)
         return self._executors[key]
 
     def tokenize(self, texts: Texts) -> list[list[int]]:
@@ -123,11 +123,13 @@ class Embedder:
 
 
 def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
-         max_length: int | None = None, tokenizer: str | os.PathLike | None = None) -> Embedder:
+         max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
+         device: str | None = None, dtype: str | None = None) -> Embedder:
     """Load a model (default: all-MiniLM-L6-v2, found offline) and build its executor.
 
     ``model`` is a folder, a name, or an exported BERT ``.onnx`` file; ``tokenizer`` is a folder
-    with tokenizer.json / vocab.txt when the model has none beside it.
+    with tokenizer.json / vocab.txt when the model has none beside it. ``device`` ("cuda", "mps",
+    "cpu"; default: the first available) and ``dtype`` ("float16" on GPU) apply to backend="torch".
     """
     check_backend(backend)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
@@ -153,4 +155,4 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         weights = load_weights(path, config)
     if preset:
         check_preset(preset, config, path)
-    return Embedder(path, config, pipeline, weights, tok, backend, threads)
+    return Embedder(path, config, pipeline, weights, tok, backend, threads, {"device": device, "dtype": dtype})

@@ -41,3 +41,9 @@ def test_golden_on_torch():
     assert cosine_rows(ours, arrays["sentence_embedding"]).min() >= 0.99999
     assert np.abs(ours - arrays["sentence_embedding"]).max() <= 1e-4
     np.testing.assert_allclose(model.encode(meta["texts"][:40], output="pooler_output"), arrays["pooler_output"][:40], atol=1e-4)
+
+
+def test_device_options_only_for_torch():
+    from minilm.errors import BackendError
+    with pytest.raises(BackendError, match="device= applies to the torch backend only"):
+        minilm.load(backend="onnxruntime", device="cuda")

@@ -6,19 +6,19 @@ from ..errors import BackendError
 from ..graph import Graph
 
 
-def _numpy(graph, threads):
+def _numpy(graph, threads, **options):
     from .interpreter import NumpyExecutor
     return NumpyExecutor(graph, threads)
 
 
-def _onnxruntime(graph, threads):
+def _onnxruntime(graph, threads, **options):
     from .ort import OnnxRuntimeExecutor
     return OnnxRuntimeExecutor(graph, threads)
 
 
-def _torch(graph, threads):
+def _torch(graph, threads, **options):
     from .torch_exec import TorchExecutor
-    return TorchExecutor(graph, threads)
+    return TorchExecutor(graph, threads, **options)
 
 
 BACKENDS = {"numpy": _numpy, "onnxruntime": _onnxruntime, "torch": _torch}
@@ -30,8 +30,11 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def make_executor(backend: str, graph: Graph, threads: int | None = None):
-    return BACKENDS[check_backend(backend)](graph, threads)
+def make_executor(backend: str, graph: Graph, threads: int | None = None, **options):
+    """``options``: device= and dtype= for the torch backend."""
+    if options and backend != "torch":
+        raise BackendError(f"{', '.join(sorted(options))}= applies to the torch backend only, not {backend!r}")
+    return BACKENDS[check_backend(backend)](graph, threads, **options)
 
 
 __all__ = ["BACKENDS", "check_backend", "make_executor"]

@@ -23,9 +23,11 @@ def _torch():
     return torch
 
 
-def _kernels(torch):
+def _kernels(torch, half: bool = False):
     F = torch.nn.functional
     dtypes = {name: getattr(torch, np.dtype(dt).name) for name, dt in DTYPES.items()}
+    if half:  # float math runs in float16 throughout
+        dtypes["float32"] = torch.float16
     dims = lambda axes, x: tuple(range(x.dim())) if axes is None else tuple(axes)  # noqa: E731
 
     def reduce(fn):
@@ -70,23 +72,25 @@ class TorchExecutor:
 
     def __init__(self, graph: Graph, threads: int | None = None, device: str | None = None, dtype: str | None = None):
         torch = self.torch = _torch()
-        self.kernels = _kernels(torch)
-        missing = sorted({n.op for n in graph.nodes} - set(self.kernels))
-        if missing:
-            raise BackendError(f"torch executor has no kernel for {missing}")
         if device is None:
             mps = getattr(torch.backends, "mps", None)
             device = "cuda" if torch.cuda.is_available() else "mps" if mps and mps.is_available() else "cpu"
         self.device = torch.device(device)
         self.half = dtype == "float16" and self.device.type != "cpu"
+        self.kernels = _kernels(torch, self.half)
+        missing = sorted({n.op for n in graph.nodes} - set(self.kernels))
+        if missing:
+            raise BackendError(f"torch executor has no kernel for {missing}")
         if threads:
             torch.set_num_threads(threads)
         self.graph, self.threads, self.providers = graph, threads or torch.get_num_threads(), [f"torch:{self.device}"]
         self.constants = {k: self._tensor(v) for k, v in graph.constants.items()}
 
     def _tensor(self, array: np.ndarray):
-        tensor = self.torch.from_numpy(np.array(array)).to(self.device)  # np.array: memmaps are read-only
-        return tensor.half() if self.half and tensor.is_floating_point() else tensor
+        array = np.array(array)  # a copy: memmaps are read-only
+        if self.half and array.dtype.kind == "f":  # keep mask constants like finfo(float32).min finite
+            array = np.asarray(np.clip(array, -65504, 65504), dtype=np.float16)
+        return self.torch.from_numpy(array).to(self.device)
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         graph = self.graph if outputs is None else self.graph.pruned(outputs)

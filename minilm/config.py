@@ -48,6 +48,8 @@ class PipelineConfig:
     pooling: str = "mean"
     normalize: bool = False
     do_lower_case: bool = False
+    prompts: tuple[tuple[str, str], ...] = ()  # config_sentence_transformers.json, as (name, text) pairs
+    default_prompt_name: str | None = None
 
 
 def _read_json(path: Path) -> dict:
@@ -115,5 +117,9 @@ def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
     tok_max = _read_json(tok_path).get("model_max_length") if tok_path.exists() else None
     tok_max = tok_max if isinstance(tok_max, int) and tok_max < 1_000_000 else None
     max_seq_length = int(st.get("max_seq_length") or tok_max or bert.max_position_embeddings)
+    cst_path = folder / "config_sentence_transformers.json"
+    cst = _read_json(cst_path) if cst_path.exists() else {}
+    prompts = tuple((str(k), str(v)) for k, v in (cst.get("prompts") or {}).items())
     return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
-                          pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)))
+                          pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)),
+                          prompts=prompts, default_prompt_name=cst.get("default_prompt_name"))

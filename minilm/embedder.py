@@ -64,14 +64,20 @@ class Embedder:
         return self.tokenizer.encode([texts] if isinstance(texts, str) else _check_texts(texts))
 
     def encode(self, texts: Texts, batch_size: int = 32, normalize: bool | None = None,
-               output: str = "sentence_embedding", show_progress_bar: bool = False):
+               output: str = "sentence_embedding", show_progress_bar: bool = False,
+               prompt_name: str | None = None, prompt: str | None = None):
         """float32 embeddings: ``[n, dim]`` for a list, ``[dim]`` for one string.
 
         ``normalize`` None follows the model (modules.json); ``output`` is one of
         sentence_embedding, token_embeddings (a list of ``[tokens, dim]`` arrays), pooler_output.
+        ``prompt`` (or ``prompt_name``, a key of the model's prompts) is put before every text, as
+        sentence-transformers does; the model's default_prompt_name applies when neither is given.
         """
         single = isinstance(texts, str)
         items = [texts] if single else _check_texts(texts)
+        prefix = self._prompt(prompt_name, prompt)
+        if prefix:
+            items = [prefix + t for t in items]
         if output not in bert.OUTPUTS:
             raise ValueError(f"output {output!r} is not one of {', '.join(bert.OUTPUTS)}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -95,6 +101,17 @@ class Embedder:
             return results[0] if single else results
         stacked = np.stack(results).astype(np.float32, copy=False) if results else np.zeros((0, self.dim), np.float32)
         return stacked[0] if single else stacked
+
+    def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
+        prompts = dict(self.pipeline.prompts)
+        if prompt is not None:
+            return prompt
+        name = prompt_name or self.pipeline.default_prompt_name
+        if name is None:
+            return ""
+        if name not in prompts:
+            raise ValueError(f"prompt_name {name!r} is not one of the model's prompts: {sorted(prompts) or 'none'}")
+        return prompts[name]
 
     def _feeds(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
         width = max(len(x) for x in batch)

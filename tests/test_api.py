@@ -105,3 +105,18 @@ def test_similarity(ort_embedder):
     assert sim[0, 1] > 0.4 > sim[0, 2]
     vectors = ort_embedder.encode(["a", "b"])
     assert ort_embedder.similarity(vectors, ["a"]).shape == (2, 1)
+
+
+def test_prompts_from_the_model_config(tmp_path):
+    import json
+
+    from tinymodel import write_tiny_model
+    folder = write_tiny_model(tmp_path / "m")
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "hello ", "doc": ""}}))
+    model = minilm.load(folder, backend="numpy")
+    np.testing.assert_array_equal(model.encode("world", prompt_name="query"), model.encode("hello world"))
+    np.testing.assert_array_equal(model.encode("world", prompt="abc "), model.encode("abc world"))
+    with pytest.raises(ValueError, match="prompt_name 'passage' is not one of the model's prompts: \\['doc', 'query'\\]"):
+        model.encode("x", prompt_name="passage")
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "hello "}, "default_prompt_name": "query"}))
+    np.testing.assert_array_equal(minilm.load(folder, backend="numpy").encode("world"), model.encode("hello world"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -174,6 +175,15 @@ def cmd_export(args, parser) -> int:
     return 0
 
 
+def cmd_serve(args, parser) -> int:
+    from .server import serve
+    model = load_model(args)
+    print(f"minilm serving {model.path.name} on http://{args.host}:{args.port} (OpenAPI at /openapi.json)", file=sys.stderr)
+    serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
+          max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minilm", description="Sentence embeddings from MiniLM / BERT encoders.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="FILE")
     export.add_argument("--int8", action="store_true", help="dynamic int8 weight quantisation (onnxruntime.quantization)")
     export.set_defaults(run=cmd_export)
+    srv = sub.add_parser("serve", parents=[common], help="HTTP server: OpenAI /v1/embeddings, TEI /embed, ...", epilog=EPILOG)
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MINILM_API_KEY, else none)",
+                     default=os.environ.get("MINILM_API_KEY"))
+    srv.add_argument("--max-batch-tokens", type=int, default=16384, help="token budget of one batch")
+    srv.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill")
+    srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
+    srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
+    srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
+    srv.set_defaults(run=cmd_serve)
     return parser
 
 

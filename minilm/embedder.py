@@ -82,9 +82,13 @@ class Embedder:
             raise ValueError(f"output {output!r} is not one of {', '.join(bert.OUTPUTS)}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return self.encode_ids(self.tokenizer.encode(items), batch_size, normalize, output, show_progress_bar, single)
+
+    def encode_ids(self, ids: list[list[int]], batch_size: int = 32, normalize: bool | None = None,
+                   output: str = "sentence_embedding", show_progress_bar: bool = False, single: bool = False):
+        """Like encode, from token ids (with [CLS]/[SEP], at most max_length each)."""
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
         executor = self.executor(output, normalize)
-        ids = self.tokenizer.encode(items)
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: little padding per batch
         results: list = [None] * len(ids)
         batches = range(0, len(order), batch_size)

@@ -1,0 +1,23 @@
+"""``minilm serve``: the HTTP service (extra ``minilm[server]``: FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from ..errors import MissingDependencyError
+
+
+def serve(embedder, host: str = "127.0.0.1", port: int = 8080, **settings) -> None:
+    """Run the server until SIGTERM / Ctrl-C (graceful: in-flight requests finish)."""
+    try:
+        import uvicorn
+
+        from .app import Settings, create_app
+    except ImportError as exc:
+        raise MissingDependencyError(f"minilm serve needs FastAPI and uvicorn ({exc.name} is missing): "
+                                     "pip install 'minilm[server]'") from exc
+    import signal
+
+    app = create_app(embedder, Settings(**settings))
+    # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal to the handler it
+    # found: make that one a no-op so a graceful stop exits 0
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)

@@ -1,0 +1,62 @@
+"""Prometheus metrics in the text exposition format (a few counters, a gauge, histograms)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class _Histogram:
+    def __init__(self, buckets):
+        self.buckets, self.counts, self.sum, self.count = buckets, [0] * len(buckets), 0.0, 0
+
+    def observe(self, value: float) -> None:
+        self.sum += value
+        self.count += 1
+        for i, bound in enumerate(self.buckets):
+            if value <= bound:
+                self.counts[i] += 1
+
+    def lines(self, name: str, labels: str = "") -> list[str]:
+        sep = "," if labels else ""
+        out = [f'{name}_bucket{{{labels}{sep}le="{b}"}} {c}' for b, c in zip(self.buckets, self.counts)]
+        out.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}')
+        out += [f"{name}_sum{{{labels}}} {self.sum}", f"{name}_count{{{labels}}} {self.count}"]
+        return out
+
+
+class Metrics:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests: dict[tuple[str, int], int] = defaultdict(int)
+        self.latency: dict[str, _Histogram] = {}
+        self.batch_size = _Histogram(BATCH_BUCKETS)
+        self.tokens = 0
+        self.queue_depth = 0
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.requests[(route, status)] += 1
+            self.latency.setdefault(route, _Histogram(LATENCY_BUCKETS)).observe(seconds)
+
+    def observe_batch(self, texts: int, tokens: int) -> None:
+        with self.lock:
+            self.batch_size.observe(texts)
+            self.tokens += tokens
+
+    def render(self) -> str:
+        with self.lock:
+            lines = ["# TYPE minilm_requests_total counter"]
+            lines += [f'minilm_requests_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items())]
+            lines += ["# TYPE minilm_errors_total counter"]
+            lines += [f'minilm_errors_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items()) if s >= 400]
+            lines += ["# TYPE minilm_queue_depth gauge", f"minilm_queue_depth {self.queue_depth}",
+                      "# TYPE minilm_tokens_total counter", f"minilm_tokens_total {self.tokens}",
+                      "# TYPE minilm_batch_size histogram", *self.batch_size.lines("minilm_batch_size"),
+                      "# TYPE minilm_request_seconds histogram"]
+            for route, hist in sorted(self.latency.items()):
+                lines += hist.lines("minilm_request_seconds", f'route="{route}"')
+            return "\n".join(lines) + "\n"

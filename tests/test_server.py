@@ -1,0 +1,146 @@
+"""The HTTP server, started on a free loopback port: OpenAI client, TEI routes, limits, faults, shutdown."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+import uvicorn  # noqa: E402
+
+from minilm.server.app import Settings, create_app  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(ort_embedder):
+    port = free_port()
+    settings = Settings(max_batch_tokens=64, max_inputs=50, max_input_chars=5000, api_key=None)
+    app = create_app(ort_embedder, settings)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url, app
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_openai_client(server, ort_embedder):
+    openai = pytest.importorskip("openai")
+    url, _ = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    texts = ["Hello world", "The cat sits on the mat", "x " * 300]  # the last is split over the 64-token budget
+    result = client.embeddings.create(input=texts, model="all-MiniLM-L6-v2")
+    got = np.array([d.embedding for d in result.data], np.float32)
+    np.testing.assert_allclose(got, ort_embedder.encode(texts), atol=1e-5)
+    assert result.usage.prompt_tokens == sum(len(x) for x in ort_embedder.tokenize(texts))
+    b64 = client.embeddings.create(input="Hello world", model="m", encoding_format="base64")
+    raw = b64.data[0].embedding  # the client hands back the base64 text when it was asked for explicitly
+    vec = np.frombuffer(base64.b64decode(raw), "<f4") if isinstance(raw, str) else np.array(raw, np.float32)
+    np.testing.assert_allclose(vec, got[0], atol=1e-6)
+    short = client.embeddings.create(input=[[101, 7592, 2088, 102]], model="m", dimensions=64)
+    assert len(short.data[0].embedding) == 64
+
+
+def test_raw_base64_and_tei_routes(server, ort_embedder):
+    url, _ = server
+    r = httpx.post(url + "/v1/embeddings", json={"input": "Hello world", "encoding_format": "base64"})
+    vec = np.frombuffer(base64.b64decode(r.json()["data"][0]["embedding"]), "<f4")
+    np.testing.assert_allclose(vec, ort_embedder.encode("Hello world"), atol=1e-6)
+    r = httpx.post(url + "/embed", json={"inputs": ["Hello world", "A feline"], "normalize": False})
+    np.testing.assert_allclose(np.array(r.json()), ort_embedder.encode(["Hello world", "A feline"], normalize=False), atol=1e-5)
+    r = httpx.post(url + "/similarity", json={"inputs": {"source_sentence": "The cat sits on the mat",
+                                                         "sentences": ["A feline rests on the carpet", "Python"]}})
+    assert r.status_code == 200 and r.json()[0] > 0.4 > r.json()[1]
+    r = httpx.post(url + "/tokenize", json={"inputs": "Hello world"})
+    assert [t["id"] for t in r.json()[0]] == [101, 7592, 2088, 102]
+    assert httpx.get(url + "/info").json()["dim"] == 384
+    assert httpx.get(url + "/openapi.json").json()["info"]["title"] == "minilm"
+    metrics = httpx.get(url + "/metrics").text
+    assert "minilm_requests_total" in metrics and "minilm_batch_size_bucket" in metrics and "minilm_queue_depth" in metrics
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ("{not json", 422, "invalid request"),
+    ({"input": 5}, 422, "invalid request"),
+    ({}, 422, "invalid request"),
+    ({"input": ["a"] * 51}, 413, "51 inputs is more than the limit of 50"),
+    ({"input": "a" * 5001}, 413, "5001 characters, more than the limit of 5000"),
+    ({"input": [[101, 999999]]}, 400, "token id 999999 is outside the vocabulary"),
+    ({"input": "x", "encoding_format": "hex"}, 400, "encoding_format 'hex'"),
+    ({"input": "x", "dimensions": 1000}, 400, "dimensions must be between 1 and 384"),
+])
+def test_errors_have_status_and_json_body(server, body, status, message):
+    url, _ = server
+    kwargs = {"content": body, "headers": {"content-type": "application/json"}} if isinstance(body, str) else {"json": body}
+    r = httpx.post(url + "/v1/embeddings", **kwargs)
+    assert r.status_code == status and message in r.json()["error"]["message"]
+
+
+def test_truncate_false_refuses_long_texts(server):
+    url, _ = server
+    r = httpx.post(url + "/embed", json={"inputs": "word " * 400, "truncate": False})
+    assert r.status_code == 413 and "truncate=false" in r.json()["error"]["message"]
+    assert httpx.post(url + "/embed", json={"inputs": "word " * 400}).status_code == 200
+
+
+def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypatch):
+    url, app = server
+    real = ort_embedder.encode_ids
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected runtime fault")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ort_embedder, "encode_ids", flaky)
+    r = httpx.post(url + "/embed", json={"inputs": "first"})
+    assert r.status_code == 500 and "injected runtime fault" in r.json()["error"]["message"]
+    assert httpx.post(url + "/embed", json={"inputs": "second"}).status_code == 200
+    for i in range(1000):  # malformed requests do not wear the server down
+        httpx.post(url + "/v1/embeddings", content=b"\xff{" * (i % 7), headers={"content-type": "application/json"})
+    assert httpx.get(url + "/health").json() == {"status": "ok"}
+
+
+def test_api_key_and_sigterm(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--api-key", "s3cret"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        r = httpx.post(url + "/embed", json={"inputs": "x"})
+        assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
+        r = httpx.post(url + "/embed", json={"inputs": "x"}, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0

@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MINILM_API_KEY, else none)",
                      default=os.environ.get("MINILM_API_KEY"))
     srv.add_argument("--max-batch-tokens", type=int, default=16384, help="token budget of one batch")
-    srv.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill")
+    srv.add_argument("--max-wait-ms", type=float, default=0.0,
+                     help="extra wait to fill a batch (default 0: requests arriving during a batch form the next)")
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")

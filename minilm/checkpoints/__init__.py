@@ -58,9 +58,10 @@ def check_weights(tensors: dict[str, np.ndarray], cfg: BertConfig, path: Path) -
 def load_onnx(path: Path, preset=None) -> tuple[BertConfig, dict[str, np.ndarray]]:
     """Config and weights from an exported BERT ``.onnx`` file."""
     from .onnx_file import infer_config, read_onnx_weights
-    tensors, heads = read_onnx_weights(path)
+    tensors, heads, eps = read_onnx_weights(path)
     tensors = _canonical(tensors)
-    cfg = infer_config(path, tensors, heads, preset)
+    cfg = infer_config(path, tensors, heads, eps, preset)
     return cfg, check_weights(tensors, cfg, path)
+
 
 __all__ = ["check_weights", "expected_shapes", "load_onnx", "load_weights", "read_safetensors"]

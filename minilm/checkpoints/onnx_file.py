@@ -4,7 +4,7 @@ Named initializers (torch.onnx.export, optimum) keep their names, less a known p
 MatMul weights (``onnx::MatMul_470``) are named by walking the graph: the Add that follows each
 MatMul carries a named bias (``...attention.self.query.bias``), so the weight is ``...query.weight``,
 transposed from ONNX's (in, out) to nn.Linear's (out, in). The head count is read from the
-(B, T, heads, head_size) Reshape targets.
+(B, T, heads, head_size) Reshape targets, the LayerNorm epsilon from the LayerNormalization nodes.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def _constant_values(graph) -> dict:
     return values
 
 
-def read_onnx_weights(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
-    """(tensors by checkpoint name, number of attention heads if the graph says)."""
+def read_onnx_weights(path: Path) -> tuple[dict[str, np.ndarray], int | None, float]:
+    """(tensors by checkpoint name, number of attention heads if the graph says, LayerNorm epsilon)."""
     import onnx
     try:
         model = onnx.load(str(path))
@@ -49,10 +49,9 @@ def read_onnx_weights(path: Path) -> tuple[dict[str, np.ndarray], int | None]:
             bias = next((i for i in add.input if i.endswith(".bias") and i in named), None)
             if add.op_type == "Add" and bias:
                 tensors[bias[: -len("bias")] + "weight"] = np.ascontiguousarray(named[node.input[1]].T)
-    heads = _heads(graph, values)
     if not tensors:
         raise CheckpointError(f"{path}: no BERT weights found among its initializers")
-    return tensors, heads
+    return tensors, _heads(graph, values), _layer_norm_eps(graph)
 
 
 def _heads(graph, values: dict) -> int | None:
@@ -74,15 +73,14 @@ def _heads(graph, values: dict) -> int | None:
     return None
 
 
-def layer_norm_eps(path: Path) -> float:
-    import onnx
-    for node in onnx.load(str(path), load_external_data=False).graph.node:
+def _layer_norm_eps(graph) -> float:
+    for node in graph.node:
         if node.op_type == "LayerNormalization":
             return next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
     return 1e-12
 
 
-def infer_config(path: Path, tensors: dict[str, np.ndarray], heads: int | None, preset=None):
+def infer_config(path: Path, tensors: dict[str, np.ndarray], heads: int | None, eps: float, preset=None):
     """A BertConfig from the weights' shapes (heads from the graph, else the preset)."""
     from ..config import BertConfig
 
@@ -101,4 +99,4 @@ def infer_config(path: Path, tensors: dict[str, np.ndarray], heads: int | None, 
                       intermediate_size=shape("encoder.layer.0.intermediate.dense.weight")[0],
                       max_position_embeddings=shape("embeddings.position_embeddings.weight")[0],
                       type_vocab_size=shape("embeddings.token_type_embeddings.weight")[0],
-                      layer_norm_eps=layer_norm_eps(path))
+                      layer_norm_eps=eps)

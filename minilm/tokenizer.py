@@ -51,9 +51,11 @@ class WordPieceTokenizer:
     def vocab_size(self) -> int:
         return self.inner.get_vocab_size()
 
+    def encodings(self, texts: list[str]) -> list:
+        """The ``tokenizers`` Encoding of each stripped text (ids, tokens, offsets; ``overflowing``
+        is non-empty when truncation cut the text)."""
+        return self.inner.encode_batch([t.strip() for t in texts])
+
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, with [CLS] / [SEP], truncated, unpadded."""
-        return [e.ids for e in self.inner.encode_batch([t.strip() for t in texts])]
-
-    def tokens(self, text: str) -> list[str]:
-        return self.inner.encode(text.strip()).tokens
+        return [e.ids for e in self.encodings(texts)]

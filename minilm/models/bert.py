@@ -67,14 +67,15 @@ def pool(g: GraphBuilder, x: Operand, maskf: Operand, mode: str, max_positions: 
     if mode == "max":  # padded tokens are set to -1e9 before the max, as Pooling.forward does
         keep = g.greater(maskf, g.constant(np.float32(0)))                          # (B, T, 1) uint8
         return g.reduceMax(g.where(keep, x, g.constant(np.float32(-1e9))), axes=[1])  # (B, D)
-    positions = g.slice(g.constant(np.arange(1, max_positions + 1, dtype=np.float32)), [0], [T])  # (T,) 1..T
-    positions = g.reshape(positions, [1, T, 1])                                    # (1, T, 1)
+    def positions():  # 1..T as (1, T, 1), for the position-aware modes only
+        return g.reshape(g.slice(g.constant(np.arange(1, max_positions + 1, dtype=np.float32)), [0], [T]), [1, T, 1])
+
     if mode == "lasttoken":  # the last real token of each (right-padded) text
         last = g.reduceSum(maskf, axes=[1], keepDimensions=True)                   # (B, 1, 1) = length
-        pick = g.cast(g.equal(positions, last), "float32")                          # (B, T, 1) one-hot
+        pick = g.cast(g.equal(positions(), last), "float32")                        # (B, T, 1) one-hot
         return g.reduceSum(g.mul(x, pick), axes=[1])                               # (B, D)
     if mode == "weightedmean":  # position-weighted mean, weights 1..T
-        maskf = g.mul(maskf, positions)                                            # (B, T, 1)
+        maskf = g.mul(maskf, positions())                                          # (B, T, 1)
     summed = g.reduceSum(g.mul(x, maskf), axes=[1])                                # (B, D)
     count = g.clamp(g.reduceSum(maskf, axes=[1]), minValue=1e-9)                   # (B, 1)
     if mode == "mean_sqrt_len_tokens":
@@ -115,7 +116,7 @@ def build(cfg: BertConfig, weights: dict[str, np.ndarray], pooling: str = "mean"
     if "token_embeddings" in outputs:
         result["token_embeddings"] = x
     if "sentence_embedding" in outputs:
-        pooled = pool(g, x, g.reshape(maskf, [B, T, 1]), pooling, cfg.max_position_embeddings)                  # (B, D)
+        pooled = pool(g, x, g.reshape(maskf, [B, T, 1]), pooling, cfg.max_position_embeddings)  # (B, D)
         result["sentence_embedding"] = l2_normalize(g, pooled) if normalize else pooled
     if "pooler_output" in outputs:  # BertPooler: tanh(dense(x[:, 0]))
         cls = g.gather(x, g.constant(np.int64(0), "int64"), axis=1)                # (B, D)

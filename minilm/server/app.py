@@ -125,9 +125,12 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
         headers = {"Retry-After": "1"} if status == 429 else None
         return _error(status, str(exc) or type(exc).__name__, kind, headers)
 
+    def check_count(n: int) -> None:
+        if n > settings.max_inputs:
+            raise HTTPError(413, f"{n} inputs is more than the limit of {settings.max_inputs} (--max-inputs)")
+
     def check_texts(texts: list[str]) -> None:
-        if len(texts) > settings.max_inputs:
-            raise HTTPError(413, f"{len(texts)} inputs is more than the limit of {settings.max_inputs} (--max-inputs)")
+        check_count(len(texts))
         for i, text in enumerate(texts):
             if len(text) > settings.max_input_chars:
                 raise HTTPError(413, f"input {i} has {len(text)} characters, more than the limit of "
@@ -151,7 +154,7 @@ def create_app(embedder, settings: Settings | None = None) -> FastAPI:
             ids = [raw] if raw and isinstance(raw[0], int) else raw
             if not ids or any(not x for x in ids):
                 raise HTTPError(400, "input must not be empty")
-            check_texts([""] * len(ids))
+            check_count(len(ids))
             ids = [x[: embedder.max_length] for x in ids]
             bad = [t for x in ids for t in x if not 0 <= t < embedder.tokenizer.vocab_size]
             if bad:

@@ -182,6 +182,17 @@ def cmd_info(args, parser) -> int:
 
 def cmd_export(args, parser) -> int:
     from .export import export_onnx
+    if args.format == "webnn":
+        if args.int8:
+            parser.error("--int8 applies to --format onnx")
+        from .webnn.model import export
+        path = export(load_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
+        print(f"wrote {path.parent}/: model.webnn, model.weights, manifest.json, tokenizer.json, config.json, "
+              f"webnn_config.json (static batch {args.batch}, sequence length {args.seq_len}; load it with "
+              f"minilm.load({str(path.parent)!r}))", file=sys.stderr)
+        return 0
+    if args.batch != 1 or args.seq_len != 128:
+        parser.error("--batch and --seq-len apply to --format webnn (the ONNX export has dynamic axes)")
     model = load_model(args)
     path = export_onnx(model, args.out, int8=args.int8)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs input_ids, attention_mask, token_type_ids "
@@ -248,10 +259,16 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     sim.add_argument("--json", action="store_true", help='print {"texts": [...], "similarity": [[...]]} instead of a table')
     info = command("info", "model, dims, pooling, backend, providers, threads, versions", [common], cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
-    export = command("export", "write the model as a standalone ONNX file", [common], cmd_export)
+    export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
+                     """--format onnx: one .onnx file, dynamic batch and sequence axes.
+--format webnn: a folder (--out DIR) with model.webnn, model.weights, manifest.json and the tokenizer;
+  WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.""")
     export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
-    export.add_argument("--format", choices=["onnx"], default="onnx")
-    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--format", choices=["onnx", "webnn"], default="onnx")
+    export.add_argument("--out", required=True, metavar="FILE_OR_DIR")
+    export.add_argument("--batch", type=positive_int, default=1, metavar="N", help="webnn: static batch size (default 1)")
+    export.add_argument("--seq-len", type=positive_int, default=128, metavar="N",
+                        help="webnn: static sequence length (default 128); longer texts are truncated")
     export.add_argument("--int8", action="store_true", help="dynamic int8 weight quantisation (onnxruntime.quantization)")
     srv = command("serve", "HTTP server: OpenAI /v1/embeddings, TEI /embed, ...", [common], cmd_serve)
     srv.add_argument("--host", default="127.0.0.1")
@@ -264,6 +281,8 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
+    from . import cli_webnn
+    cli_webnn.register(command, common, inputs)
     return parser
 
 

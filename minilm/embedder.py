@@ -156,6 +156,9 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     path = sources.resolve(model)
+    if (path / "webnn_config.json").is_file():  # a folder written by `minilm export --format webnn`
+        from .webnn.model import load as load_webnn
+        return load_webnn(path, backend, threads, max_length, tokenizer)
     onnx_path = sources.onnx_file(path)
     preset = find_preset(str(onnx_path.stem if onnx_path else path)) or find_preset(str(model or ""))
     if onnx_path:

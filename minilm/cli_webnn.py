@@ -46,12 +46,20 @@ def cmd_check(args, parser) -> int:
     return 0
 
 
-def _feeds(pairs: list[str], parser) -> dict[str, np.ndarray]:
-    feeds = {}
+def _feeds(pairs: list[str], graph, parser) -> dict[str, np.ndarray]:
+    paths = {}
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             parser.error(f"--input takes NAME=FILE.npy, got {pair!r}")
+        if name not in graph.inputs:
+            parser.error(f"the graph has no input {name!r}; its inputs are {', '.join(graph.inputs)}")
+        paths[name] = path
+    missing = [k for k in graph.inputs if k not in paths]
+    if missing:
+        parser.error(f"missing --input {missing[0]}=FILE.npy (the graph's inputs: {', '.join(graph.inputs)})")
+    feeds = {}
+    for name, path in paths.items():
         try:
             feeds[name] = np.load(path, allow_pickle=False)
         except ValueError as exc:
@@ -62,13 +70,7 @@ def _feeds(pairs: list[str], parser) -> dict[str, np.ndarray]:
 def cmd_run(args, parser) -> int:
     from .runtime import make_executor
     graph = _load_graph(args)
-    feeds = _feeds(args.input or [], parser)
-    unknown = sorted(set(feeds) - set(graph.inputs))
-    if unknown:
-        parser.error(f"the graph has no input {unknown[0]!r}; its inputs are {', '.join(graph.inputs)}")
-    missing = [k for k in graph.inputs if k not in feeds]
-    if missing:
-        parser.error(f"missing --input {missing[0]}=FILE.npy (the graph's inputs: {', '.join(graph.inputs)})")
+    feeds = _feeds(args.input or [], graph, parser)
     results = make_executor(args.backend, graph, args.threads).run(feeds)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -39,48 +39,20 @@ def exit_code(exc: BaseException) -> int:
     return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
 
 
-def read_texts(path: str, field: str | None) -> list[str]:
-    """Texts from a file (or - for stdin): one per line, or JSONL with ``field`` (default "text")."""
-    name = "<stdin>" if path == "-" else path
-    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    jsonl = field is not None or name.endswith(".jsonl")
-    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 byte-order mark is not text
-    if lines and lines[-1] == b"":
-        lines.pop()  # the final newline ends the last line; it does not start an empty text
-    texts = []
-    for number, raw in enumerate(lines, 1):
-        try:
-            line = raw.decode("utf-8").removesuffix("\r")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: line {number} is not valid UTF-8 (byte {exc.start + 1} of the line is "
-                             f"0x{raw[exc.start]:02x}); re-encode the file, e.g. iconv -f latin1 -t utf-8 "
-                             f"{'FILE' if path == '-' else path} > fixed.txt") from exc
-        if not jsonl:
-            texts.append(line)
-            continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}: line {number} is not JSON ({exc.msg} at column {exc.colno})") from exc
-        key = field or "text"
-        if not isinstance(record, dict) or key not in record:
-            raise InputError(f"{name}: line {number} has no field {key!r}; choose one with --field")
-        if not isinstance(record[key], str):
-            raise InputError(f"{name}: line {number}: field {key!r} is {type(record[key]).__name__}, not a string")
-        texts.append(record[key])
-    return texts
+def read_texts(path: str, field: str | None, column: str | None = None) -> list[str]:
+    """All texts of a file (- reads stdin); see minilm.textfiles for the formats."""
+    from .textfiles import iter_texts
+    return list(iter_texts(path, field, column))
 
 
 def gather_texts(args, parser) -> list[str]:
     if args.input and args.texts:
         parser.error("give texts as arguments or with --input, not both")
-    if args.field and not args.input:
-        parser.error("--field applies to --input FILE")
+    if (args.field or args.column) and not args.input:
+        parser.error("--field / --column apply to --input FILE")
     if not args.input and not args.texts:
         parser.error("no texts: give them as arguments or with --input FILE")
-    texts = read_texts(args.input, args.field) if args.input else list(args.texts)
+    texts = read_texts(args.input, args.field, args.column) if args.input else list(args.texts)
     if not texts:
         raise InputError(f"{'<stdin>' if args.input == '-' else args.input}: no texts in it")
     return texts
@@ -97,6 +69,17 @@ def load_model(args):
 
 
 def cmd_embed(args, parser) -> int:
+    if args.input and args.output and not args.texts:  # a file to a file: streamed, resumable
+        from .stream import embed_file
+        model = load_model(args)
+        log = lambda message: print(f"minilm: {message}", file=sys.stderr)  # noqa: E731
+        count = embed_file(model, args.input, args.output, field=args.field, column=args.column,
+                           batch_size=args.batch_size, chunk_size=args.chunk_size, normalize=args.normalize,
+                           output_kind=args.output_kind, progress=sys.stderr.isatty(), restart=args.restart, log=log)
+        if not count:
+            raise InputError(f"{'<stdin>' if args.input == '-' else args.input}: no texts in it")
+        print(f"wrote {count} embeddings of dim {model.dim} to {args.output}", file=sys.stderr)
+        return 0
     texts = gather_texts(args, parser)
     model = load_model(args)
     vectors = encode(model, texts, args, normalize=args.normalize, output=args.output_kind)
@@ -219,7 +202,8 @@ INPUT_HELP = """Texts come as arguments, or from --input FILE (- reads stdin):
   plain text: one text per line, UTF-8. Every line is a text, empty lines included (they embed as ""),
     so output row i is input line i+1; a final newline does not add an empty text; CRLF is accepted.
   JSONL (FILE ends in .jsonl, or --field NAME is given): one JSON object per line, the text in field
-    NAME (default "text"); blank lines are skipped."""
+    NAME (default "text"); blank lines are skipped.
+  CSV / TSV / Parquet (FILE ends in .csv, .tsv, .parquet): the column --column NAME (default "text")."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument("texts", nargs="*", metavar="TEXT", help="texts (or use --input)")
     inputs.add_argument("--input", metavar="FILE", help="plain text, one text per line (empty lines too), or JSONL; - = stdin")
     inputs.add_argument("--field", metavar="NAME", help="read --input as JSONL, the text in field NAME (default: text)")
+    inputs.add_argument("--column", metavar="NAME", help="the text column of a .csv / .tsv / .parquet --input (default: text)")
     inputs.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="texts per batch (default: 32)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -249,8 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = command("embed", "print or save embeddings", [common, inputs], cmd_embed, INPUT_HELP + """
 Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip float32), or --output FILE:
-  FILE.npy = float32 array [n, dim] (np.save); any other name = JSON lines.""")
-    embed.add_argument("--output", metavar="FILE", help="write .npy (float32 [n, dim]) or JSON lines; default stdout")
+  FILE.npy = float32 array [n, dim] (np.save); FILE.parquet = columns index, text, embedding
+  (fixed-size list of float32); any other name = JSON lines.
+--input FILE --output OUT streams: memory stays bounded whatever the input size, a progress bar shows
+  rate and ETA on a terminal, finished parts are kept in OUT.partial/ so a rerun after a kill resumes
+  where it stopped, and OUT appears only when complete (in input order).""")
+    embed.add_argument("--output", metavar="FILE", help="write .npy (float32 [n, dim]), .parquet (index, text, "
+                       "embedding) or JSON lines; default stdout")
+    embed.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
+                       help="--input to --output: texts per saved part (default 10000); a rerun resumes after the last part")
+    embed.add_argument("--restart", action="store_true", help="--input to --output: discard a previous unfinished run")
     embed.add_argument("--output-kind", choices=["sentence_embedding", "pooler_output"], default="sentence_embedding")
     embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                        help="L2-normalise (default: as the model's modules.json says)")

@@ -138,7 +138,7 @@ def test_missing_file_and_usage_errors(capsys, tmp_path):
         (["embed", "x", "--backend", "tensorflow"], "argument --backend: invalid choice: 'tensorflow'"),
         (["similarity", "only one"], "similarity needs at least two texts"),
         (["embed", "x", "--input", "f.txt"], "not both"),
-        (["embed", "x", "--field", "body"], "--field applies to --input FILE"),
+        (["embed", "x", "--field", "body"], "--field / --column apply to --input FILE"),
         (["embed", "x", "--batch-size", "0"], "expected a positive integer, got '0'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ]:

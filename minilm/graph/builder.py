@@ -56,15 +56,19 @@ class GraphBuilder:
         self._constants[name] = array
         return operand
 
-    def _node(self, op: str, inputs: Sequence[Operand], n_outputs: int = 1, name: str | None = None, **attributes):
+    def _node(self, op: str, inputs: Sequence[Operand], name: str | Sequence[str] | None = None, **attributes):
+        """Add one node; ``name`` names its output (a list of names for several outputs, e.g. split)."""
         for x in inputs:
             if not isinstance(x, Operand) or self._operands.get(x.name) is not x:
                 raise GraphError(f"{op}: input {x!r} is not an operand of this graph")
         results = infer(op, list(inputs), attributes)
-        names = [name] if (name and n_outputs == 1) else [self._new_name(op) for _ in results]
+        names = [name] if isinstance(name, str) else list(name or [])
+        if names and len(names) != len(results):
+            raise GraphError(f"{op} gives {len(results)} outputs, {len(names)} names were given")
+        names = names or [self._new_name(op) for _ in results]
         outputs = [self._add_operand(n, dtype, shape) for n, (dtype, shape) in zip(names, results)]
         self._nodes.append(Node(op, tuple(x.name for x in inputs), tuple(o.name for o in outputs), attributes))
-        return outputs[0] if len(outputs) == 1 else outputs
+        return outputs[0] if len(outputs) == 1 and op != "split" else outputs
 
     def build(self, outputs: dict[str, Operand]) -> Graph:
         """Freeze the graph; ``outputs`` maps public output names to operands."""

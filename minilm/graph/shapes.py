@@ -10,6 +10,7 @@ from math import prod
 from typing import Any, Callable
 
 from ..errors import GraphError
+from . import shapes_nn
 from .ir import DTYPES, Dim, Operand, Shape, format_shape
 
 FLOATS = ("float32", "float16")
@@ -140,6 +141,9 @@ def _expand(op: str, xs: list[Operand], attrs: dict) -> list:
 def _slice(op: str, xs: list[Operand], attrs: dict) -> list:
     x = xs[0]
     starts, sizes = list(attrs["starts"]), list(attrs["sizes"])
+    strides = list(attrs.get("strides") or [1] * x.rank)
+    if len(strides) != x.rank or any(not isinstance(s, int) or s < 1 for s in strides):
+        raise _fail(op, f"strides {strides} need one positive entry per axis of {format_shape(x.shape)}")
     if len(starts) != x.rank or len(sizes) != x.rank:
         raise _fail(op, f"starts {starts} and sizes {sizes} need one entry per axis of {format_shape(x.shape)}")
     for s, n, d in zip(starts, sizes, x.shape):
@@ -148,7 +152,7 @@ def _slice(op: str, xs: list[Operand], attrs: dict) -> list:
                 raise _fail(op, f"symbolic size {n!r} needs start 0 and a static axis or the same symbol, got {format_shape(x.shape)}")
         elif isinstance(d, int) and not (0 <= s and s + n <= d):
             raise _fail(op, f"window start {s} size {n} exceeds {format_shape(x.shape)}")
-    return [(x.dtype, tuple(sizes))]
+    return [(x.dtype, tuple(n if isinstance(n, str) else -(-n // st) for n, st in zip(sizes, strides)))]
 
 
 def _concat(op: str, xs: list[Operand], attrs: dict) -> list:
@@ -162,6 +166,18 @@ def _concat(op: str, xs: list[Operand], attrs: dict) -> list:
         d = x.shape[axis]
         total = total + d if isinstance(total, int) and isinstance(d, int) else f"{total}+{d}"
     return [(dtype, first[:axis] + (total,) + first[axis + 1 :])]
+
+
+def _logical_not(op: str, xs: list[Operand], attrs: dict) -> list:
+    if xs[0].dtype != "uint8":
+        raise _fail(op, f"needs a uint8 operand, got {xs[0]!r}")
+    return _unary(op, xs, attrs)
+
+
+def _triangular(op: str, xs: list[Operand], attrs: dict) -> list:
+    if xs[0].rank < 2:
+        raise _fail(op, f"needs rank >= 2, got {xs[0]!r}")
+    return _unary(op, xs, attrs)
 
 
 def _where(op: str, xs: list[Operand], attrs: dict) -> list:
@@ -183,9 +199,19 @@ def _gather(op: str, xs: list[Operand], attrs: dict) -> list:
 RULES: dict[str, Callable[[str, list[Operand], dict], list]] = {
     **{op: _binary for op in ("add", "sub", "mul", "div", "max", "min", "pow")},
     **{op: _compare for op in ("equal", "greater", "greaterOrEqual", "lesser", "lesserOrEqual")},
-    **{op: _float_unary for op in ("erf", "gelu", "tanh", "sqrt", "exp", "log", "reciprocal", "sigmoid")},
+    **{op: _float_unary for op in ("erf", "gelu", "tanh", "sqrt", "exp", "log", "reciprocal", "sigmoid", "ceil",
+                                   "floor", "elu", "hardSigmoid", "hardSwish", "leakyRelu", "linear", "softplus",
+                                   "softsign")},
     **{op: _unary for op in ("abs", "neg", "relu", "identity", "clamp")},
-    **{op: _reduce for op in ("reduceMean", "reduceSum", "reduceMax", "reduceMin")},
+    **{op: _reduce for op in ("reduceMean", "reduceSum", "reduceMax", "reduceMin", "reduceL1", "reduceL2",
+                              "reduceLogSum", "reduceLogSumExp", "reduceProduct", "reduceSumSquare")},
+    "logicalNot": _logical_not,
+    "triangular": _triangular,
+    "conv2d": shapes_nn.conv2d,
+    "convTranspose2d": shapes_nn.conv_transpose2d,
+    "batchNormalization": shapes_nn.batch_normalization,
+    "instanceNormalization": shapes_nn.instance_normalization,
+    "split": shapes_nn.split,
     "matmul": _matmul,
     "reshape": _reshape,
     "transpose": _transpose,

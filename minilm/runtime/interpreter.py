@@ -37,9 +37,14 @@ class NumpyExecutor:
         values.update({k: feeds[k] for k in graph.inputs})
         for node in graph.nodes:
             attrs = {k: _resolve(v, sizes) for k, v in node.attributes.items()}
+            args = [values[i] for i in node.inputs]
+            if node.op != "cast":  # float16 math runs in float32, rounded once at the end
+                args = [a.astype(np.float32) if a.dtype == np.float16 else a for a in args]
             try:
-                result = KERNELS[node.op](*(values[i] for i in node.inputs), **attrs)
+                result = KERNELS[node.op](*args, **attrs)
             except (ValueError, TypeError, IndexError) as exc:
                 raise BackendError(f"numpy executor: {node.op} -> {node.outputs[0]} failed: {exc}") from exc
-            values[node.outputs[0]] = np.asarray(result, dtype=graph.operands[node.outputs[0]].dtype)
+            results = result if isinstance(result, list) else [result]
+            for name, value in zip(node.outputs, results):
+                values[name] = np.asarray(value, dtype=graph.operands[name].dtype)
         return {name: values[operand] for name, operand in graph.outputs.items()}

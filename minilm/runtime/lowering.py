@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ..errors import BackendError
 from ..graph import Graph, Node
 from ..graph.ir import DTYPES
+from . import lowering_nn as nn
 
 OPSET = 20  # Gelu arrived in opset 20; opset 18 moved reduce axes to an input
 INT64_MAX = np.iinfo(np.int64).max
@@ -18,9 +19,18 @@ SAME_NAME = {
     "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "max": "Max", "min": "Min", "pow": "Pow",
     "erf": "Erf", "tanh": "Tanh", "sqrt": "Sqrt", "exp": "Exp", "log": "Log", "reciprocal": "Reciprocal",
     "sigmoid": "Sigmoid", "abs": "Abs", "neg": "Neg", "relu": "Relu", "identity": "Identity",
-    "matmul": "MatMul", "reduceMean": "ReduceMean", "reduceSum": "ReduceSum", "reduceMax": "ReduceMax",
-    "reduceMin": "ReduceMin",
+    "matmul": "MatMul", "ceil": "Ceil", "floor": "Floor", "hardSwish": "HardSwish", "softplus": "Softplus",
+    "softsign": "Softsign",
 }
+REDUCTIONS = {"reduceMean": "ReduceMean", "reduceSum": "ReduceSum", "reduceMax": "ReduceMax", "reduceMin": "ReduceMin",
+              "reduceL1": "ReduceL1", "reduceL2": "ReduceL2", "reduceLogSum": "ReduceLogSum",
+              "reduceLogSumExp": "ReduceLogSumExp", "reduceProduct": "ReduceProd", "reduceSumSquare": "ReduceSumSquare"}
+WITH_ALPHA = {"elu": ("Elu", {"alpha": 1.0}), "leakyRelu": ("LeakyRelu", {"alpha": 0.01}),
+              "hardSigmoid": ("HardSigmoid", {"alpha": 0.2, "beta": 0.5})}
+RULES = {"layerNormalization": nn.layer_normalization, "batchNormalization": nn.batch_normalization,
+         "instanceNormalization": nn.instance_normalization, "conv2d": nn.conv, "convTranspose2d": nn.conv,
+         "split": nn.split, "triangular": nn.triangular, "logicalNot": nn.logical_not, "linear": nn.linear}
+F32 = "float32"  # float16 operands are computed in float32 (ONNX Runtime's CPU kernels are float32)
 COMPARISONS = {"equal": "Equal", "greater": "Greater", "greaterOrEqual": "GreaterOrEqual",
                "lesser": "Less", "lesserOrEqual": "LessOrEqual"}
 
@@ -65,61 +75,90 @@ class _Lowering:
                 raise BackendError(f"onnx lowering: dimension {d!r} is not the size of any graph input")
         return self.emit("Concat", parts, axis=0)
 
+    def name(self, operand: str) -> str:
+        """The ONNX value of an operand: float16 operands live as float32 under another name."""
+        return operand + "__f32" if self.graph.operands[operand].dtype == "float16" else operand
+
+    def np_dtype(self, operand: str) -> np.dtype:
+        dtype = self.graph.operands[operand].dtype
+        return DTYPES[F32 if dtype == "float16" else dtype]
+
     def node(self, n: Node) -> None:
-        op, ins, out, a = n.op, list(n.inputs), list(n.outputs), n.attributes
-        if op in SAME_NAME and not op.startswith("reduce"):
+        op, a = n.op, n.attributes
+        ins, out = [self.name(i) for i in n.inputs], [self.name(o) for o in n.outputs]
+        if op in SAME_NAME:
             self.emit(SAME_NAME[op], ins, out)
-        elif op.startswith("reduce"):
-            if a.get("axes") is not None:
-                ins = ins + [self.const(np.array(a["axes"], np.int64), "axes")]
-            self.emit(SAME_NAME[op], ins, out, keepdims=int(a.get("keepDimensions", False)))
+        elif op in REDUCTIONS:
+            nn.reduce(self, n, REDUCTIONS[op], ins, out)
+        elif op in RULES:
+            RULES[op](self, n, ins, out)
+        elif op in WITH_ALPHA:
+            onnx_op, defaults = WITH_ALPHA[op]
+            self.emit(onnx_op, ins, out, **{k: float(a.get(k, v)) for k, v in defaults.items()})
         elif op in COMPARISONS:
             self.emit("Cast", [self.emit(COMPARISONS[op], ins)], out, to=TensorProto.UINT8)
         elif op == "gelu":
             self.emit("Gelu", ins, out)
         elif op == "clamp":
-            dtype = DTYPES[self.graph.operands[ins[0]].dtype]
-            bounds = [self.const(np.asarray(a[k], dtype)) if a.get(k) is not None else "" for k in ("minValue", "maxValue")]
-            self.emit("Clip", ins + bounds, out)
+            self.clamp(n, ins, out)
         elif op == "reshape":
-            self.emit("Reshape", [ins[0], self.dims(a["newShape"], like=ins[0])], out)
+            self.emit("Reshape", [ins[0], self.dims(a["newShape"], like=n.inputs[0])], out)
         elif op == "expand":
             self.emit("Expand", [ins[0], self.dims(a["newShape"])], out)
+        elif op in ("transpose", "slice") and not self.graph.operands[n.inputs[0]].rank:  # a scalar: nothing to do
+            self.emit("Identity", ins, out)
         elif op == "transpose":
-            perm = a.get("permutation") or list(reversed(range(self.graph.operands[ins[0]].rank)))
+            perm = a.get("permutation") or list(reversed(range(self.graph.operands[n.inputs[0]].rank)))
             self.emit("Transpose", ins, out, perm=list(perm))
         elif op == "slice":
-            shape = self.graph.operands[ins[0]].shape
+            shape = self.graph.operands[n.inputs[0]].shape
             ends = [(INT64_MAX if n_ == d else n_) if isinstance(n_, str) else s + n_
                     for s, n_, d in zip(a["starts"], a["sizes"], shape)]
-            self.emit("Slice", ins + [self.const(np.array(a["starts"], np.int64)), self.dims(ends)], out)
+            steps = [self.const(np.array(a["strides"], np.int64))] if a.get("strides") else []
+            self.emit("Slice", ins + [self.const(np.array(a["starts"], np.int64)), self.dims(ends), self.const(
+                np.arange(len(ends), dtype=np.int64))] + steps, out)
         elif op == "concat":
             self.emit("Concat", ins, out, axis=a["axis"])
         elif op == "gather":
-            self.emit("Gather", ins, out, axis=a.get("axis", 0))
+            self.gather(n, ins, out)
         elif op == "where":
             self.emit("Where", [self.emit("Cast", [ins[0]], to=TensorProto.BOOL)] + ins[1:], out)
+        elif op == "cast" and a["type"] == "float16":  # round to half, carry on in float32
+            self.emit("Cast", [self.emit("Cast", ins, to=TensorProto.FLOAT16)], out, to=TensorProto.FLOAT)
         elif op == "cast":
             self.emit("Cast", ins, out, to=ONNX_TYPES[a["type"]])
         elif op == "softmax":
             self.emit("Softmax", ins, out, axis=a["axis"])
-        elif op == "layerNormalization":
-            self.layer_norm(n)
         else:
             raise BackendError(f"onnx lowering has no rule for {op!r}")
 
-    def layer_norm(self, n: Node) -> None:
-        x = self.graph.operands[n.inputs[0]]
-        a = n.attributes
-        axes = sorted(ax % x.rank for ax in a["axes"])
-        if axes != list(range(axes[0], x.rank)):
-            raise BackendError(f"onnx lowering: layerNormalization over axes {a['axes']} (not trailing) is not supported")
-        params = list(n.inputs[1:])
-        norm_shape = x.shape[axes[0]:]
-        dtype = DTYPES[x.dtype]
-        scale = params.pop(0) if a.get("hasScale", True) else self.const(np.ones(norm_shape, dtype))
-        ins = [n.inputs[0], scale] + ([params.pop(0)] if a.get("hasBias", True) else [])
-        self.emit("LayerNormalization", ins, list(n.outputs), axis=axes[0], epsilon=a["epsilon"])
+    def clamp(self, n: Node, ins: list[str], out: list[str]) -> None:
+        """Integers: Clip with bounds saturated to the type. Floats: Max / Min, since Clip's missing bound is
+        the largest finite float (it would clamp infinities); a NaN bound is no bound."""
+        dtype = self.np_dtype(n.inputs[0])
+        lo, hi = n.attributes.get("minValue"), n.attributes.get("maxValue")
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            lo, hi = (info.min if lo is None else lo), (info.max if hi is None else hi)
+            bounds = [self.const(np.asarray(int(min(max(v, info.min), info.max)), dtype)) for v in (lo, hi)]
+            self.emit("Clip", ins + bounds, out)
+            return
+        y = ins[0]
+        steps = [(k, v) for k, v in (("Max", lo), ("Min", hi)) if v is not None and not np.isnan(v)]
+        for i, (kind, value) in enumerate(steps):
+            y = self.emit(kind, [y, self.const(np.asarray(value, dtype))], out if i == len(steps) - 1 else None)
+        if not steps:
+            self.emit("Identity", ins, out)
+
+    def gather(self, n: Node, ins: list[str], out: list[str]) -> None:
+        """WebNN clamps out-of-range indices; ONNX Gather wants int32/int64 indices in range."""
+        dim = self.graph.operands[n.inputs[0]].shape[n.attributes.get("axis", 0)]
+        idx = self.emit("Cast", [ins[1]], to=TensorProto.INT64)
+        if isinstance(dim, int):
+            wrapped = self.emit("Where", [self.emit("Less", [idx, self.const(np.array(0, np.int64))]),
+                                          self.emit("Add", [idx, self.const(np.array(dim, np.int64))]), idx])
+            idx = self.emit("Clip", [wrapped, self.const(np.array(0, np.int64)), self.const(np.array(dim - 1, np.int64))])
+        self.emit("Gather", [ins[0], idx], out, axis=n.attributes.get("axis", 0))
 
 
 def _value_info(name: str, dtype: str, shape) -> onnx.ValueInfoProto:
@@ -129,12 +168,20 @@ def _value_info(name: str, dtype: str, shape) -> onnx.ValueInfoProto:
 def to_onnx(graph: Graph) -> onnx.ModelProto:
     """The ONNX model computing ``graph``; graph outputs keep their public names."""
     low = _Lowering(graph)
+    for name, operand in graph.inputs.items():
+        if operand.dtype == "float16":
+            low.emit("Cast", [name], [low.name(name)], to=TensorProto.FLOAT)
     for node in graph.nodes:
         low.node(node)
     for public, operand in graph.outputs.items():
-        if public != operand:
+        if graph.operands[operand].dtype == "float16":
+            low.emit("Cast", [low.name(operand)], [public], to=TensorProto.FLOAT16)
+        elif public != operand:
             low.emit("Identity", [operand], [public])
-    low.initializers += [numpy_helper.from_array(np.array(v, order="C", copy=not v.flags.c_contiguous), k) for k, v in graph.constants.items()]
+    for key, value in graph.constants.items():
+        value = value.astype(np.float32) if value.dtype == np.float16 else value
+        low.initializers.append(numpy_helper.from_array(np.array(value, order="C", copy=not value.flags.c_contiguous),
+                                                        low.name(key)))
     onnx_graph = helper.make_graph(
         low.nodes, graph.name,
         [_value_info(o.name, o.dtype, o.shape) for o in graph.inputs.values()],

@@ -27,6 +27,7 @@ from .metrics import Metrics
 # what one extra model call costs, in padded tokens (all-MiniLM-L6-v2 on ONNX Runtime, 2 CPU cores:
 # ~3 ms fixed + ~0.12 ms per token); only the ratio matters, and it is flat over a wide range
 CALL_COST_TOKENS = 24
+GATHER_QUIET, GATHER_MAX = 0.001, 0.02  # seconds; see Batcher._take
 
 
 class QueueFullError(Exception):
@@ -71,6 +72,7 @@ class Batcher:
         self.queue: deque[_Item] = deque()
         self.wake = threading.Condition()
         self.closing = False
+        self.last_size, self.last_seconds = 0, 0.0  # requests in, and duration of, the last batch
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._worker, name="minilm-infer", daemon=True)
 
@@ -110,20 +112,33 @@ class Batcher:
         return np.concatenate([await item.future for item in items])
 
     def _take(self) -> list[_Item] | None:
-        """Wait for work; take what is queued up to the token budget (one normalize setting)."""
+        """Wait for work; take what is queued up to the token budget (one normalize setting).
+
+        A lone request runs at once. Under load (the last batch held several requests) the clients
+        just answered are about to send again: gather until arrivals pause for ``GATHER_QUIET``
+        seconds, at most a quarter of the last batch's time, so that those requests join this
+        batch instead of forming a half-size one after it. ``max_wait_ms`` > 0 replaces this with a
+        fixed wait.
+        """
         with self.wake:
             while not self.queue:
                 if self.closing:
                     return None
                 self.wake.wait()
             batch = [self.queue.popleft()]
-            tokens, deadline = batch[0].tokens, time.monotonic() + self.max_wait
+            tokens = batch[0].tokens
+            if self.max_wait:
+                wait, quiet = self.max_wait, None
+            else:
+                wait, quiet = (min(self.last_seconds / 4, GATHER_MAX), GATHER_QUIET) if self.last_size > 1 else (0, None)
+            deadline = time.monotonic() + wait
             while tokens < self.max_batch_tokens:
                 if not self.queue:
                     left = deadline - time.monotonic()
                     if left <= 0 or self.closing:
                         break
-                    self.wake.wait(left)
+                    if not self.wake.wait(min(left, quiet or left)) and quiet:
+                        break  # nothing arrived for a while: go
                     continue
                 item = self.queue[0]
                 if tokens + item.tokens > self.max_batch_tokens or item.normalize != batch[0].normalize:
@@ -135,20 +150,23 @@ class Batcher:
 
     def _worker(self) -> None:
         while (batch := self._take()) is not None:
+            start = time.perf_counter()
             try:
                 out, error = self._encode([x for item in batch for x in item.ids], batch[0].normalize), None
             except Exception as exc:  # noqa: BLE001  the batch's own requests get the error
                 out, error = None, exc
+            self.last_size, self.last_seconds = len(batch), time.perf_counter() - start
             self.loop.call_soon_threadsafe(self._deliver, batch, out, error)
 
     def _encode(self, ids: list[list[int]], normalize: bool | None) -> np.ndarray:
-        self.metrics.observe_batch(len(ids), sum(len(x) for x in ids))
-        groups = plan([len(x) for x in ids])
+        start, groups = time.perf_counter(), plan([len(x) for x in ids])
         if len(groups) == 1:
-            return self.embedder.encode_ids(ids, batch_size=len(ids), normalize=normalize)
-        out = np.empty((len(ids), self.embedder.dim), np.float32)
-        for group in groups:
-            out[group] = self.embedder.encode_ids([ids[i] for i in group], batch_size=len(group), normalize=normalize)
+            out = self.embedder.encode_ids(ids, batch_size=len(ids), normalize=normalize)
+        else:
+            out = np.empty((len(ids), self.embedder.dim), np.float32)
+            for group in groups:
+                out[group] = self.embedder.encode_ids([ids[i] for i in group], batch_size=len(group), normalize=normalize)
+        self.metrics.observe_batch(len(ids), sum(len(x) for x in ids), time.perf_counter() - start)
         return out
 
     @staticmethod

@@ -27,7 +27,7 @@ from .metrics import Metrics
 # what one extra model call costs, in padded tokens (all-MiniLM-L6-v2 on ONNX Runtime, 2 CPU cores:
 # ~3 ms fixed + ~0.12 ms per token); only the ratio matters, and it is flat over a wide range
 CALL_COST_TOKENS = 24
-GATHER_QUIET, GATHER_MAX = 0.001, 0.02  # seconds; see Batcher._take
+GATHER_QUIET, GATHER_MAX, GATHER_POLL = 0.001, 0.02, 0.0005  # seconds; see Batcher._take
 
 
 class QueueFullError(Exception):
@@ -125,21 +125,14 @@ class Batcher:
                 if self.closing:
                     return None
                 self.wake.wait()
+        if self.max_wait:
+            self._gather(self.max_wait, None)
+        elif self.last_size > 1:
+            self._gather(min(self.last_seconds / 4, GATHER_MAX), GATHER_QUIET)
+        with self.wake:
             batch = [self.queue.popleft()]
             tokens = batch[0].tokens
-            if self.max_wait:
-                wait, quiet = self.max_wait, None
-            else:
-                wait, quiet = (min(self.last_seconds / 4, GATHER_MAX), GATHER_QUIET) if self.last_size > 1 else (0, None)
-            deadline = time.monotonic() + wait
-            while tokens < self.max_batch_tokens:
-                if not self.queue:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or self.closing:
-                        break
-                    if not self.wake.wait(min(left, quiet or left)) and quiet:
-                        break  # nothing arrived for a while: go
-                    continue
+            while self.queue and tokens < self.max_batch_tokens:
                 item = self.queue[0]
                 if tokens + item.tokens > self.max_batch_tokens or item.normalize != batch[0].normalize:
                     break  # it starts the next batch
@@ -147,6 +140,16 @@ class Batcher:
                 tokens += item.tokens
             self.metrics.queue_depth = len(self.queue)
             return batch
+
+    def _gather(self, wait: float, quiet: float | None) -> None:
+        """Let the queue grow for ``wait`` seconds, or until it stops growing for ``quiet`` seconds;
+        polled, so that arrivals do not wake this thread one by one (each would take the GIL)."""
+        deadline, seen = time.monotonic() + wait, len(self.queue)
+        while not self.closing and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, quiet or GATHER_POLL))
+            if quiet and len(self.queue) == seen:
+                return
+            seen = len(self.queue)
 
     def _worker(self) -> None:
         while (batch := self._take()) is not None:

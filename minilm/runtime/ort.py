@@ -34,8 +34,6 @@ class OnnxRuntimeExecutor:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        if os.environ.get('SPIN') == '0':
-            options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         try:
             model = to_onnx(graph).SerializeToString()
             self.session = ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import signal
 import socket
@@ -18,6 +19,7 @@ pytest.importorskip("fastapi")
 import uvicorn  # noqa: E402
 
 from minilm.server.app import Settings, create_app  # noqa: E402
+from minilm.server.batcher import plan  # noqa: E402
 
 
 def free_port() -> int:
@@ -144,3 +146,75 @@ def test_api_key_and_sigterm(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("route,body,status,message", [
+    ("/v1/embeddings", [1, 2], 422, "invalid request"),
+    ("/v1/embeddings", {"input": ["a", 1]}, 422, "invalid request"),
+    ("/v1/embeddings", {"input": "x", "dimensions": True}, 422, "dimensions must be int"),
+    ("/v1/embeddings", {"input": "x", "model": 3}, 422, "model must be str"),
+    ("/v1/embeddings", {"input": []}, 400, "input must not be empty"),
+    ("/v1/embeddings", {"input": [[101, 102], []]}, 400, "input must not be empty"),
+    ("/embed", {"inputs": 5}, 422, "inputs must be a string or a list of strings"),
+    ("/embed", {"inputs": "x", "normalize": "yes"}, 422, "normalize must be bool"),
+    ("/embed", "[", 422, "not valid JSON"),
+])
+def test_hot_path_checks_by_hand(server, route, body, status, message):
+    url, _ = server
+    kwargs = {"content": body, "headers": {"content-type": "application/json"}} if isinstance(body, str) else {"json": body}
+    r = httpx.post(url + route, **kwargs)
+    assert r.status_code == status and message in r.json()["error"]["message"]
+    assert r.headers["content-type"] == "application/json"
+
+
+def test_openapi_documents_the_hot_routes(server):
+    url, _ = server
+    doc = httpx.get(url + "/openapi.json").json()
+    for path, model in (("/v1/embeddings", "OpenAIRequest"), ("/embed", "TEIRequest")):
+        body = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["$ref"].endswith(model) and model in doc["components"]["schemas"]
+
+
+def test_concurrent_requests_are_batched_and_answered_in_order(server, ort_embedder):
+    url, _ = server
+    texts = [f"sentence number {i} " + "word " * (i % 9) for i in range(40)]
+
+    async def go():
+        async with httpx.AsyncClient(timeout=30) as client:
+            rs = await asyncio.gather(*(client.post(url + "/v1/embeddings", json={"input": t}) for t in texts))
+            return [r.json()["data"][0]["embedding"] for r in rs]
+
+    got = np.array(asyncio.run(go()), np.float32)
+    np.testing.assert_allclose(got, ort_embedder.encode(texts), atol=1e-5)
+
+
+def test_plan_cuts_sorted_lengths_into_padded_groups():
+    assert plan([]) == []
+    assert plan([10] * 5) == [[0, 1, 2, 3, 4]]
+    lengths = [5, 60, 6, 7, 58, 8]
+    groups = plan(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(6))
+    assert sorted(map(sorted, groups)) == [[0, 2, 3, 5], [1, 4]]  # the two long ones apart from the short ones
+    assert all(len(g) <= 64 for g in plan([12] * 200))
+
+
+def test_queue_full_is_429_with_retry_after(ort_embedder):
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ort_embedder, Settings(max_queue=0)), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(url + "/info", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        for route, body in (("/v1/embeddings", {"input": "x"}), ("/embed", {"inputs": "x"})):
+            r = httpx.post(url + route, json=body)
+            assert r.status_code == 429 and r.headers["retry-after"] == "1" and "queue is full" in r.json()["error"]["message"]
+    finally:
+        srv.should_exit = True
+        thread.join(10)

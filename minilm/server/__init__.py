@@ -20,4 +20,5 @@ def serve(embedder, host: str = "127.0.0.1", port: int = 8080, **settings) -> No
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal to the handler it
     # found: make that one a no-op so a graceful stop exits 0
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    # uvicorn picks uvloop and httptools when installed (the server extra has them); no access log
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)

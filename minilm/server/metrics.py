@@ -34,6 +34,7 @@ class Metrics:
         self.requests: dict[tuple[str, int], int] = defaultdict(int)
         self.latency: dict[str, _Histogram] = {}
         self.batch_size = _Histogram(BATCH_BUCKETS)
+        self.batch_seconds = _Histogram(LATENCY_BUCKETS)
         self.tokens = 0
         self.queue_depth = 0
 
@@ -42,9 +43,10 @@ class Metrics:
             self.requests[(route, status)] += 1
             self.latency.setdefault(route, _Histogram(LATENCY_BUCKETS)).observe(seconds)
 
-    def observe_batch(self, texts: int, tokens: int) -> None:
+    def observe_batch(self, texts: int, tokens: int, seconds: float) -> None:
         with self.lock:
             self.batch_size.observe(texts)
+            self.batch_seconds.observe(seconds)
             self.tokens += tokens
 
     def render(self) -> str:
@@ -56,6 +58,7 @@ class Metrics:
             lines += ["# TYPE minilm_queue_depth gauge", f"minilm_queue_depth {self.queue_depth}",
                       "# TYPE minilm_tokens_total counter", f"minilm_tokens_total {self.tokens}",
                       "# TYPE minilm_batch_size histogram", *self.batch_size.lines("minilm_batch_size"),
+                      "# TYPE minilm_batch_seconds histogram", *self.batch_seconds.lines("minilm_batch_seconds"),
                       "# TYPE minilm_request_seconds histogram"]
             for route, hist in sorted(self.latency.items()):
                 lines += hist.lines("minilm_request_seconds", f'route="{route}"')

@@ -82,6 +82,18 @@ def _matmul(op: str, xs: list[Operand], attrs: dict) -> list:
     return [(dtype, batch + (a.shape[-2], b.shape[-1]))]
 
 
+def _gemm(op: str, xs: list[Operand], attrs: dict) -> list:
+    a, b = xs[:2]
+    if a.rank != 2 or b.rank != 2:
+        raise _fail(op, f"operands must be 2-D, got {a!r} and {b!r}")
+    (m, k), (k2, n) = a.shape[::-1] if attrs.get("aTranspose") else a.shape, b.shape[::-1] if attrs.get("bTranspose") else b.shape
+    if k != k2:
+        raise _fail(op, f"inner dimensions differ: {format_shape(a.shape)} and {format_shape(b.shape)} (after transposes)")
+    if len(xs) > 2 and broadcast(op, xs[2].shape, (m, n)) != (m, n):
+        raise _fail(op, f"c {format_shape(xs[2].shape)} does not broadcast to [{m}, {n}]")
+    return [(_same_dtype(op, xs), (m, n))]
+
+
 def _reshape(op: str, xs: list[Operand], attrs: dict) -> list:
     x = xs[0]
     new = tuple(attrs["newShape"])
@@ -213,6 +225,7 @@ RULES: dict[str, Callable[[str, list[Operand], dict], list]] = {
     "instanceNormalization": shapes_nn.instance_normalization,
     "split": shapes_nn.split,
     "matmul": _matmul,
+    "gemm": _gemm,
     "reshape": _reshape,
     "transpose": _transpose,
     "softmax": _softmax,

@@ -80,6 +80,11 @@ def _slice(x, starts, sizes, strides=None):
     return x[tuple(slice(s, s + n, st) for s, n, st in zip(starts, sizes, strides))]
 
 
+def _gemm(a, b, *c, alpha=1.0, beta=1.0, aTranspose=False, bTranspose=False, hasC=False):
+    y = alpha * ((a.T if aTranspose else a) @ (b.T if bTranspose else b))
+    return y + beta * c[0] if hasC else y
+
+
 def _triangular(x, upper=True, diagonal=0):
     return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
 
@@ -127,7 +132,7 @@ KERNELS = {
     "conv2d": kernels_nn.conv2d, "convTranspose2d": kernels_nn.conv_transpose2d,
     "batchNormalization": kernels_nn.batch_normalization, "instanceNormalization": kernels_nn.instance_normalization,
     "split": kernels_nn.split,
-    "matmul": np.matmul,
+    "matmul": np.matmul, "gemm": _gemm,
     "reshape": lambda x, newShape: x.reshape(newShape),
     "transpose": lambda x, permutation=None: np.transpose(x, permutation),
     "expand": lambda x, newShape: np.broadcast_to(x, newShape),

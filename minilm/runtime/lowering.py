@@ -29,7 +29,8 @@ WITH_ALPHA = {"elu": ("Elu", {"alpha": 1.0}), "leakyRelu": ("LeakyRelu", {"alpha
               "hardSigmoid": ("HardSigmoid", {"alpha": 0.2, "beta": 0.5})}
 RULES = {"layerNormalization": nn.layer_normalization, "batchNormalization": nn.batch_normalization,
          "instanceNormalization": nn.instance_normalization, "conv2d": nn.conv, "convTranspose2d": nn.conv,
-         "split": nn.split, "triangular": nn.triangular, "logicalNot": nn.logical_not, "linear": nn.linear}
+         "split": nn.split, "triangular": nn.triangular, "logicalNot": nn.logical_not, "linear": nn.linear,
+         "gemm": nn.gemm}
 F32 = "float32"  # float16 operands are computed in float32 (ONNX Runtime's CPU kernels are float32)
 COMPARISONS = {"equal": "Equal", "greater": "Greater", "greaterOrEqual": "GreaterOrEqual",
                "lesser": "Less", "lesserOrEqual": "LessOrEqual"}

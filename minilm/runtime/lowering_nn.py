@@ -150,3 +150,9 @@ def linear(low, n: Node, ins: list[str], out: list[str]) -> None:
     a = n.attributes
     scaled = low.emit("Mul", [ins[0], low.const(np.asarray(a.get("alpha", 1.0), dtype))])
     low.emit("Add", [scaled, low.const(np.asarray(a.get("beta", 0.0), dtype))], out)
+
+
+def gemm(low, n: Node, ins: list[str], out: list[str]) -> None:
+    a = n.attributes
+    low.emit("Gemm", ins, out, alpha=float(a.get("alpha", 1.0)), beta=float(a.get("beta", 1.0)),
+             transA=int(bool(a.get("aTranspose"))), transB=int(bool(a.get("bTranspose"))))

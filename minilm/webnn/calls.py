@@ -17,7 +17,7 @@ from ..graph.ir import Node, Operand
 from .dialect import translate
 
 BINARY = ("add", "sub", "mul", "div", "max", "min", "pow", "equal", "greater", "greaterOrEqual", "lesser",
-          "lesserOrEqual", "matmul")
+          "lesserOrEqual", "matmul", "gemm")
 UNARY = ("abs", "ceil", "floor", "exp", "log", "neg", "relu", "sigmoid", "sqrt", "tanh", "erf", "gelu",
          "identity", "reciprocal", "hardSwish", "clamp", "elu", "hardSigmoid", "leakyRelu", "linear", "softplus",
          "softsign", "transpose", "layerNormalization", "instanceNormalization", "triangular")
@@ -45,7 +45,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
 OPERANDS = {"a", "b", "input", "inputs", "indices", "condition", "trueValue", "falseValue", "mean", "variance", "filter"}
 # operand-valued options, in the order they follow the positional operands in Node.inputs
 OPERAND_OPTIONS = {"layerNormalization": ("scale", "bias"), "batchNormalization": ("scale", "bias"),
-                   "instanceNormalization": ("scale", "bias"), "conv2d": ("bias",), "convTranspose2d": ("bias",)}
+                   "instanceNormalization": ("scale", "bias"), "conv2d": ("bias",), "convTranspose2d": ("bias",), "gemm": ("c",)}
 SUPPORTED = frozenset(POSITIONAL)
 
 

@@ -69,6 +69,14 @@ def load_model(args):
 
 
 def cmd_embed(args, parser) -> int:
+    if args.engine == "ray":
+        if not args.input or not args.output or args.texts:
+            parser.error("--engine ray reads --input DIR_OR_GLOB and writes Parquet files into --output DIR")
+        from .distributed import run
+        count = run(args.input, args.output, model=args.model, address=args.address, column=args.column or args.field or "text",
+                    workers=args.workers, threads=args.threads or 1, batch_size=args.batch_size, normalize=args.normalize)
+        print(f"wrote {count} rows with embeddings to {args.output}/ (Parquet)", file=sys.stderr)
+        return 0
     if args.input and args.output and not args.texts:  # a file to a file: streamed, resumable
         from .stream import embed_file
         model = load_model(args)
@@ -244,6 +252,10 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     embed.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
                        help="--input to --output: texts per saved part (default 10000); a rerun resumes after the last part")
     embed.add_argument("--restart", action="store_true", help="--input to --output: discard a previous unfinished run")
+    embed.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="ray: run on a Ray cluster (minilm[ray]); --input is a folder or glob of .parquet/.jsonl/.txt")
+    embed.add_argument("--address", metavar="ADDR", help="ray: the cluster to join (default: a local Ray started for the job)")
+    embed.add_argument("--workers", type=positive_int, metavar="N", help="ray: model actors (default: cluster CPUs / --threads)")
     embed.add_argument("--output-kind", choices=["sentence_embedding", "pooler_output"], default="sentence_embedding")
     embed.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                        help="L2-normalise (default: as the model's modules.json says)")

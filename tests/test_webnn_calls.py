@@ -69,8 +69,14 @@ CONVERTER = """webnn_graph "converted" v1 {
     lo = triangular(y, upper=false, k=0);
     e = expand(z, shape=[2, 3]);
     p = slice(y, starts=[-2, 1], ends=[9223372036854775807, 3], axes=[0, 1], steps=[1, 2]);
+    at = constant(dataType="Int64", shape=[2, 1], data="AT");
+    rows = constant(dataType="Float32", shape=[2, 3], data="ROWS");
+    sc = scatterND(y, at, rows);
+    co = cos(x);
+    si = sin(x);
+    trig = add(co, si);
   }
-  outputs { u; n; lo; e; p; }
+  outputs { u; n; lo; e; p; sc; trig; }
 }
 """
 
@@ -78,7 +84,9 @@ CONVERTER = """webnn_graph "converted" v1 {
 @pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
 def test_converter_extra_ops(backend):
     z = np.array([10, 20, 30], np.float32)
-    graph = to_graph(parse(CONVERTER.replace("DATA", base64.b64encode(z.tobytes()).decode())))
+    at, rows = np.array([[3], [0]], np.int64), -np.ones((2, 3), np.float32)
+    encode = lambda a: base64.b64encode(a.tobytes()).decode()  # noqa: E731
+    graph = to_graph(parse(CONVERTER.replace("DATA", encode(z)).replace("AT", encode(at)).replace("ROWS", encode(rows))))
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     out = make_executor(backend, graph).run({"x": x})
     y = np.tile(x, (2, 1)) + z
@@ -87,6 +95,10 @@ def test_converter_extra_ops(backend):
     np.testing.assert_array_equal(out["lo"], np.tril(y))
     np.testing.assert_array_equal(out["e"], np.broadcast_to(z, (2, 3)))
     np.testing.assert_array_equal(out["p"], y[-2:, 1:3:2])
+    expected = y.copy()
+    expected[[3, 0]] = rows
+    np.testing.assert_array_equal(out["sc"], expected)
+    np.testing.assert_allclose(out["trig"], np.cos(x) + np.sin(x), rtol=1e-6)
 
 
 @pytest.mark.parametrize("line, message", [

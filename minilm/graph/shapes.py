@@ -208,10 +208,22 @@ def _gather(op: str, xs: list[Operand], attrs: dict) -> list:
     return [(x.dtype, x.shape[:axis] + idx.shape + x.shape[axis + 1 :])]
 
 
+def _scatter_nd(op: str, xs: list[Operand], attrs: dict) -> list:
+    x, idx, updates = xs
+    if idx.dtype not in INDICES:
+        raise _fail(op, f"indices must be one of {INDICES}, got {idx!r}")
+    k = idx.shape[-1] if idx.rank else None
+    if not isinstance(k, int) or k > x.rank:
+        raise _fail(op, f"the last axis of indices {idx!r} must be static and at most the rank of {x!r}")
+    if tuple(updates.shape) != tuple(idx.shape[:-1]) + tuple(x.shape[k:]):
+        raise _fail(op, f"updates must be {format_shape(idx.shape[:-1] + x.shape[k:])}, got {updates!r}")
+    return [(_same_dtype(op, [x, updates]), x.shape)]
+
+
 RULES: dict[str, Callable[[str, list[Operand], dict], list]] = {
     **{op: _binary for op in ("add", "sub", "mul", "div", "max", "min", "pow")},
     **{op: _compare for op in ("equal", "greater", "greaterOrEqual", "lesser", "lesserOrEqual")},
-    **{op: _float_unary for op in ("erf", "gelu", "tanh", "sqrt", "exp", "log", "reciprocal", "sigmoid", "ceil",
+    **{op: _float_unary for op in ("erf", "gelu", "tanh", "sqrt", "exp", "log", "reciprocal", "sigmoid", "ceil", "cos", "sin",
                                    "floor", "elu", "hardSigmoid", "hardSwish", "leakyRelu", "linear", "softplus",
                                    "softsign")},
     **{op: _unary for op in ("abs", "neg", "relu", "identity", "clamp")},
@@ -236,6 +248,7 @@ RULES: dict[str, Callable[[str, list[Operand], dict], list]] = {
     "concat": _concat,
     "where": _where,
     "gather": _gather,
+    "scatterND": _scatter_nd,
 }
 
 

@@ -85,6 +85,15 @@ def _gemm(a, b, *c, alpha=1.0, beta=1.0, aTranspose=False, bTranspose=False, has
     return y + beta * c[0] if hasC else y
 
 
+def _scatter_nd(x, idx, updates):
+    out = x.copy()
+    k = idx.shape[-1]
+    flat = idx.reshape(-1, k).astype(np.int64)
+    flat = np.where(flat < 0, flat + np.array(x.shape[:k]), flat)  # negative indices count from the end
+    out[tuple(flat.T)] = updates.reshape((-1,) + x.shape[k:])
+    return out
+
+
 def _triangular(x, upper=True, diagonal=0):
     return np.triu(x, diagonal) if upper else np.tril(x, diagonal)
 
@@ -139,7 +148,7 @@ KERNELS = {
     "slice": _slice,
     "concat": lambda *xs, axis: np.concatenate(xs, axis=axis),
     "where": lambda c, a, b: np.where(c.astype(bool), a, b),
-    "gather": _gather,
+    "gather": _gather, "scatterND": _scatter_nd, "cos": np.cos, "sin": np.sin,
     "cast": lambda x, type: x.astype(DTYPES[type]),  # noqa: A002
     "softmax": softmax,
     "layerNormalization": layer_normalization,

@@ -20,7 +20,7 @@ SAME_NAME = {
     "erf": "Erf", "tanh": "Tanh", "sqrt": "Sqrt", "exp": "Exp", "log": "Log", "reciprocal": "Reciprocal",
     "sigmoid": "Sigmoid", "abs": "Abs", "neg": "Neg", "relu": "Relu", "identity": "Identity",
     "matmul": "MatMul", "ceil": "Ceil", "floor": "Floor", "hardSwish": "HardSwish", "softplus": "Softplus",
-    "softsign": "Softsign",
+    "softsign": "Softsign", "cos": "Cos", "sin": "Sin",
 }
 REDUCTIONS = {"reduceMean": "ReduceMean", "reduceSum": "ReduceSum", "reduceMax": "ReduceMax", "reduceMin": "ReduceMin",
               "reduceL1": "ReduceL1", "reduceL2": "ReduceL2", "reduceLogSum": "ReduceLogSum",
@@ -120,6 +120,8 @@ class _Lowering:
                 np.arange(len(ends), dtype=np.int64))] + steps, out)
         elif op == "concat":
             self.emit("Concat", ins, out, axis=a["axis"])
+        elif op == "scatterND":
+            self.emit("ScatterND", [ins[0], self.emit("Cast", [ins[1]], to=TensorProto.INT64), ins[2]], out)
         elif op == "gather":
             self.gather(n, ins, out)
         elif op == "where":

@@ -18,7 +18,7 @@ from .dialect import translate
 
 BINARY = ("add", "sub", "mul", "div", "max", "min", "pow", "equal", "greater", "greaterOrEqual", "lesser",
           "lesserOrEqual", "matmul", "gemm")
-UNARY = ("abs", "ceil", "floor", "exp", "log", "neg", "relu", "sigmoid", "sqrt", "tanh", "erf", "gelu",
+UNARY = ("abs", "ceil", "floor", "exp", "log", "neg", "cos", "sin", "relu", "sigmoid", "sqrt", "tanh", "erf", "gelu",
          "identity", "reciprocal", "hardSwish", "clamp", "elu", "hardSigmoid", "leakyRelu", "linear", "softplus",
          "softsign", "transpose", "layerNormalization", "instanceNormalization", "triangular")
 REDUCE = ("reduceL1", "reduceL2", "reduceLogSum", "reduceLogSumExp", "reduceMax", "reduceMean", "reduceMin",
@@ -37,12 +37,13 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "softmax": ("input", "axis"),
     "split": ("input", "splits"),
     "gather": ("input", "indices"),
+    "scatterND": ("input", "indices", "updates"),
     "where": ("condition", "trueValue", "falseValue"),
     "batchNormalization": ("input", "mean", "variance"),
     "conv2d": ("input", "filter"),
     "convTranspose2d": ("input", "filter"),
 }
-OPERANDS = {"a", "b", "input", "inputs", "indices", "condition", "trueValue", "falseValue", "mean", "variance", "filter"}
+OPERANDS = {"a", "b", "input", "inputs", "indices", "updates", "condition", "trueValue", "falseValue", "mean", "variance", "filter"}
 # operand-valued options, in the order they follow the positional operands in Node.inputs
 OPERAND_OPTIONS = {"layerNormalization": ("scale", "bias"), "batchNormalization": ("scale", "bias"),
                    "instanceNormalization": ("scale", "bias"), "conv2d": ("bias",), "convTranspose2d": ("bias",), "gemm": ("c",)}

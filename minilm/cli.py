@@ -74,7 +74,8 @@ def cmd_embed(args, parser) -> int:
             parser.error("--engine ray reads --input DIR_OR_GLOB and writes Parquet files into --output DIR")
         from .distributed import run
         count = run(args.input, args.output, model=args.model, address=args.address, column=args.column or args.field or "text",
-                    workers=args.workers, threads=args.threads or 1, batch_size=args.batch_size, normalize=args.normalize)
+                    workers=args.workers, threads=args.threads or 1, batch_size=args.batch_size, normalize=args.normalize,
+                    rows_per_batch=args.chunk_size or 1024)
         print(f"wrote {count} rows with embeddings to {args.output}/ (Parquet)", file=sys.stderr)
         return 0
     if args.input and args.output and not args.texts:  # a file to a file: streamed, resumable
@@ -82,7 +83,7 @@ def cmd_embed(args, parser) -> int:
         model = load_model(args)
         log = lambda message: print(f"minilm: {message}", file=sys.stderr)  # noqa: E731
         count = embed_file(model, args.input, args.output, field=args.field, column=args.column,
-                           batch_size=args.batch_size, chunk_size=args.chunk_size, normalize=args.normalize,
+                           batch_size=args.batch_size, chunk_size=args.chunk_size or 10_000, normalize=args.normalize,
                            output_kind=args.output_kind, progress=sys.stderr.isatty(), restart=args.restart, log=log)
         if not count:
             raise InputError(f"{'<stdin>' if args.input == '-' else args.input}: no texts in it")
@@ -249,8 +250,9 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
   where it stopped, and OUT appears only when complete (in input order).""")
     embed.add_argument("--output", metavar="FILE", help="write .npy (float32 [n, dim]), .parquet (index, text, "
                        "embedding) or JSON lines; default stdout")
-    embed.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
-                       help="--input to --output: texts per saved part (default 10000); a rerun resumes after the last part")
+    embed.add_argument("--chunk-size", type=positive_int, metavar="N",
+                       help="--input to --output: texts per saved part (default 10000); a rerun resumes after the last part. "
+                            "--engine ray: rows per actor call (default 1024)")
     embed.add_argument("--restart", action="store_true", help="--input to --output: discard a previous unfinished run")
     embed.add_argument("--engine", choices=["local", "ray"], default="local",
                        help="ray: run on a Ray cluster (minilm[ray]); --input is a folder or glob of .parquet/.jsonl/.txt")

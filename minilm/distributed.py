@@ -13,6 +13,7 @@ shared filesystem given as ``model``. Extra: ``pip install 'minilm[ray]'``.
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 
 from .errors import InputError, MissingDependencyError
@@ -54,6 +55,8 @@ def embed_dataset(ds, model=None, text_column: str = "text", output_column: str 
     ds.context.execution_options.preserve_order = True  # each Dataset carries its own copy of the context
     if workers is None:  # leave one CPU for reading and writing, or the actors starve them
         workers = max(1, int(ray.cluster_resources().get("CPU", 1) - 1) // threads)
+    if "target_num_rows_per_block" in inspect.signature(ds.repartition).parameters:  # Ray >= 2.4x
+        ds = ds.repartition(target_num_rows_per_block=rows_per_batch)  # streaming: blocks the actors can share
     return ds.map_batches(_Embed, fn_constructor_kwargs={"model": model, "text_column": text_column,
                                                          "output_column": output_column, "threads": threads,
                                                          "batch_size": batch_size, "normalize": normalize},
@@ -69,7 +72,7 @@ def read(paths: str):
     names = found if not os.path.isdir(found[0]) else sorted(os.listdir(found[0]))
     kinds = {os.path.splitext(n)[1].lower() for n in names if not n.startswith((".", "_"))}
     # reading is light: a fraction of a CPU, so that model actors filling every CPU cannot starve it
-    light = {"ray_remote_args": {"num_cpus": 0.25}}
+    light = {"num_cpus": 0.25}
     if kinds <= {".parquet"}:
         return ray.data.read_parquet(found, **light)
     if kinds <= {".jsonl", ".json", ".ndjson"}:
@@ -80,13 +83,13 @@ def read(paths: str):
 
 
 def run(input: str, output: str, model=None, address: str | None = None, column: str = "text", workers: int | None = None,
-        threads: int = 1, batch_size: int = 32, normalize: bool | None = None) -> int:
+        threads: int = 1, batch_size: int = 32, normalize: bool | None = None, rows_per_batch: int = 1024) -> int:
     """``minilm embed --engine ray``: read, embed, write Parquet files into ``output``; return the row count."""
     ray = _ray()
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  **({} if address else {"include_dashboard": False}))
     ds = embed_dataset(read(input), model, column, workers=workers, threads=threads, batch_size=batch_size,
-                       normalize=normalize).materialize()
+                       normalize=normalize, rows_per_batch=rows_per_batch).materialize()
     ds.write_parquet(output)
     return ds.count()

@@ -41,7 +41,8 @@ def test_ray_output_equals_local_row_for_row(tmp_path, local_ray, ort_embedder, 
         rows = list(range(part * 101, min(len(TEXTS), (part + 1) * 101)))
         pq.write_table(pa.table({"id": rows, "text": [TEXTS[i] for i in rows]}), src / f"part-{part}.parquet")
     out = tmp_path / "out"
-    assert main(["embed", "--engine", "ray", "--input", str(src), "--output", str(out), "--workers", "2"]) == 0
+    assert main(["embed", "--engine", "ray", "--input", str(src), "--output", str(out), "--workers", "2",
+                 "--chunk-size", "64"]) == 0  # 5 calls shared by two actors
     assert f"wrote {len(TEXTS)} rows" in capsys.readouterr().err
     table = read_rows(out)
     assert table.column("id").to_pylist() == list(range(len(TEXTS)))

@@ -173,17 +173,20 @@ def cmd_info(args, parser) -> int:
 
 def cmd_export(args, parser) -> int:
     from .export import export_onnx
-    if args.format == "webnn":
+    if args.format in ("webnn", "webnn-js"):
         if args.int8:
             parser.error("--int8 applies to --format onnx")
         from .webnn.model import export
         path = export(load_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
-        print(f"wrote {path.parent}/: model.webnn, model.weights, manifest.json, tokenizer.json, config.json, "
+        if args.format == "webnn-js":  # + model.js: the graph built with the browser's MLGraphBuilder
+            from .webnn.js_module import write_module
+            write_module(path)
+        print(f"wrote {path.parent}/: model.webnn{', model.js' if args.format == 'webnn-js' else ''}, model.weights, manifest.json, tokenizer.json, config.json, "
               f"webnn_config.json (static batch {args.batch}, sequence length {args.seq_len}; load it with "
               f"minilm.load({str(path.parent)!r}))", file=sys.stderr)
         return 0
     if args.batch != 1 or args.seq_len != 128:
-        parser.error("--batch and --seq-len apply to --format webnn (the ONNX export has dynamic axes)")
+        parser.error("--batch and --seq-len apply to --format webnn / webnn-js (the ONNX export has dynamic axes)")
     model = load_model(args)
     path = export_onnx(model, args.out, int8=args.int8)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs input_ids, attention_mask, token_type_ids "
@@ -267,9 +270,10 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
                      """--format onnx: one .onnx file, dynamic batch and sequence axes.
 --format webnn: a folder (--out DIR) with model.webnn, model.weights, manifest.json and the tokenizer;
-  WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.""")
+  WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.
+--format webnn-js: the same folder plus model.js, a JS module building the graph with WebNN's MLGraphBuilder.""")
     export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
-    export.add_argument("--format", choices=["onnx", "webnn"], default="onnx")
+    export.add_argument("--format", choices=["onnx", "webnn", "webnn-js"], default="onnx")
     export.add_argument("--out", required=True, metavar="FILE_OR_DIR")
     export.add_argument("--batch", type=positive_int, default=1, metavar="N", help="webnn: static batch size (default 1)")
     export.add_argument("--seq-len", type=positive_int, default=128, metavar="N",

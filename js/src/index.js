@@ -7,10 +7,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadTokenizer, pad } from './tokenize.js';
+import { makeTokenizer, pad } from './tokenize.js';
 import { meanPool, normalize } from './pool.js';
 
 export { cosine } from './pool.js';
+
+export function loadTokenizer(path, maxLength) {
+  return makeTokenizer(JSON.parse(readFileSync(path, 'utf8')), maxLength);
+}
 
 function paths(location, options) {
   const model = statSync(location).isDirectory() ? join(location, 'model.onnx') : location;

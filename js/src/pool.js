@@ -1,5 +1,6 @@
 // Mean pooling over the attention mask, then L2 normalisation (sentence-transformers' Pooling
 // with pooling_mode_mean_tokens, then Normalize): counts clamped at 1e-9, norms at 1e-12.
+// No Node.js API here: the playground page serves an identical copy (minilm/server/static/).
 
 // hidden: Float32Array [batch, width, dim]; mask: BigInt64Array [batch, width] -> Float32Array rows
 export function meanPool(hidden, mask, batch, width, dim) {

@@ -1,13 +1,8 @@
 // Texts -> token ids with the exported tokenizer.json, read by @huggingface/tokenizers (pure JS).
 // Like sentence-transformers (and minilm.tokenizer): texts are stripped, [CLS] ... [SEP] added,
 // truncated to maxLength tokens (the end token kept); padding happens per batch, in pad().
-import { readFileSync } from 'node:fs';
+// No Node.js API here: the playground page serves an identical copy (minilm/server/static/).
 import { Tokenizer } from '@huggingface/tokenizers';
-
-export function loadTokenizer(path, maxLength) {
-  const json = JSON.parse(readFileSync(path, 'utf8'));
-  return makeTokenizer(json, maxLength);
-}
 
 export function makeTokenizer(json, maxLength) {
   const inner = new Tokenizer(json, {});

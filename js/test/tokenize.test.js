@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadTokenizer } from '../src/tokenize.js';
+import { loadTokenizer } from '../src/index.js';
 import { modelDir } from './model.js';
 
 const golden = JSON.parse(readFileSync(new URL('../../tests/fixtures/golden/all-MiniLM-L6-v2.json', import.meta.url), 'utf8'));

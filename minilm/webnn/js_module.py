@@ -106,6 +106,9 @@ def module_text(graph: Graph, weight_keys: dict[str, str]) -> str:
              "export const inputs = {" + ", ".join(f"{_js(k)}: {{dataType: {_js(o.dtype)}, shape: {_js(list(o.shape))}}}"
                                                    for k, o in graph.inputs.items()) + "};",
              f"export const outputs = {_js(list(graph.outputs))};",
+             "export const outputShapes = {" + ", ".join(
+                 f"{_js(k)}: {{dataType: {_js(graph.operands[o].dtype)}, shape: {_js(list(graph.operands[o].shape))}}}"
+                 for k, o in graph.outputs.items()) + "};",
              "const ARRAYS = {" + ", ".join(f"{k}: globalThis.{v}" for k, v in ARRAYS.items()) + "};",
              RUNTIME.rstrip()]
     for name, op in graph.inputs.items():

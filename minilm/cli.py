@@ -127,6 +127,10 @@ def cmd_similarity(args, parser) -> int:
         parser.error("similarity needs at least two texts")
     model = load_model(args)
     matrix = model.similarity(encode(model, texts, args))
+    if args.plot:
+        from .plot import plot_heatmap
+        plot_heatmap(texts, matrix, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps({"texts": texts, "similarity": [[round(float(v), 6) for v in row] for row in matrix]}, ensure_ascii=False))
     else:
@@ -267,6 +271,7 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     sim = command("similarity", "print the cosine similarity matrix of two or more texts", [common, inputs],
                   cmd_similarity, INPUT_HELP + "\n\nRow i is labelled 'i. text' (cut to 40 characters); column i is text i.")
     sim.add_argument("--json", action="store_true", help='print {"texts": [...], "similarity": [[...]]} instead of a table')
+    sim.add_argument("--plot", metavar="FILE.png", help="also write the heatmap as an image (matplotlib: pip install 'minilm[plot]')")
     info = command("info", "model, dims, pooling, backend, providers, threads, versions", [common], cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,

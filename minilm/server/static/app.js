@@ -79,13 +79,26 @@ async function search(event) {
   }
 }
 
+// 'available' (a context was made), 'unsupported' (navigator.ml exists, no context), or 'missing'
+async function webnnStatus() {
+  if (!('ml' in navigator) || typeof navigator.ml?.createContext !== 'function') {
+    return { state: 'missing', text: 'not available in this browser (navigator.ml is missing)' };
+  }
+  try {
+    await navigator.ml.createContext();
+    return { state: 'available', text: 'navigator.ml is available' };
+  } catch (err) {
+    return { state: 'unsupported', text: `navigator.ml exists but cannot make a context (${err.message})` };
+  }
+}
+
 async function start() {
   $('texts').value = EXAMPLES.join('\n');
-  const webnn = 'ml' in navigator && typeof navigator.ml?.createContext === 'function';
-  $('webnn-status').innerHTML = webnn ? '<span class="ok">WebNN: navigator.ml is available</span>'
-    : '<span class="no">WebNN: not available in this browser (navigator.ml is missing)</span>';
-  document.body.dataset.webnn = String(webnn);
-  $('engine').querySelector('[value=webnn]').disabled = !webnn;
+  const webnn = await webnnStatus();
+  document.body.dataset.webnn = webnn.state;
+  $('webnn-status').replaceChildren(Object.assign(document.createElement('span'),
+    { className: webnn.state === 'available' ? 'ok' : 'no', textContent: `WebNN: ${webnn.text}` }));
+  $('engine').querySelector('[value=webnn]').disabled = webnn.state !== 'available';
   info = await (await fetch('/playground.json')).json();
   $('model').textContent = `model: ${info.model} (${info.dim} dims)`;
   if (!info.vendored) {

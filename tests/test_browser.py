@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (.ci/run does); no browser download needed")
 import uvicorn  # noqa: E402
 
 import fakeindex  # noqa: E402
@@ -26,11 +25,11 @@ from minilm.compare import EXAMPLES  # noqa: E402
 from minilm.server.app import Settings, create_app  # noqa: E402
 from minilm.server.playground import STATIC, VENDOR  # noqa: E402
 from test_server import free_port  # noqa: E402
+from webdeps import require  # noqa: E402
 
 CHROMIUM = os.environ.get("MINILM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 ARTIFACTS = Path(os.environ.get("MINILM_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,12 @@ def url(ort_embedder):
 
 @pytest.fixture(scope="module")
 def pw():
-    with playwright.sync_playwright() as p:
+    require(CHROMIUM is not None, "chromium is not installed (apt-get install chromium; .ci/run does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright package is not installed (pip install playwright; .ci/run does; no browser download needed)")
+    with sync_playwright() as p:
         yield p
 
 
@@ -105,9 +109,9 @@ def test_heatmap_search_and_screenshot(url, browser, ort_embedder):
     assert (ARTIFACTS / "playground.png").stat().st_size > 10_000 and not errors
 
 
-@pytest.mark.skipif(not all((STATIC / "vendor" / f).exists() for f in VENDOR),
-                    reason="onnxruntime-web is not vendored: run scripts/vendor-web.sh (needs npm; .ci/run does)")
 def test_in_browser_onnxruntime_web_equals_the_server(url, browser, ort_embedder):
+    require(all((STATIC / "vendor" / f).exists() for f in VENDOR),
+            "onnxruntime-web is not vendored: run scripts/vendor-web.sh (needs npm; .ci/run does)")
     page = browser.new_page()
     page.goto(url + "/")
     page.wait_for_selector("body[data-ready=true]")

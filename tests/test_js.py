@@ -9,15 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from webdeps import require
 
 JS = Path(__file__).parent.parent / "js"
 NODE = shutil.which("node")
 
 
-@pytest.mark.skipif(NODE is None, reason="node (Node.js >= 18) is not installed; .ci/run installs it")
-@pytest.mark.skipif(not (JS / "node_modules" / "onnxruntime-node").exists(), reason="js/node_modules missing: cd js && npm ci")
 def test_node_package():
+    require(NODE is not None, "node (Node.js >= 18) is not installed; .ci/run installs it")
+    require((JS / "node_modules" / "onnxruntime-node").exists(), "js/node_modules is missing: cd js && npm ci")
     env = dict(os.environ, PYTHON=sys.executable)  # the tests export the model with this Python when js/.model is absent
     tests = sorted(str(p.relative_to(JS)) for p in (JS / "test").glob("*.test.js"))
     result = subprocess.run([NODE, "--test", *tests], cwd=JS, env=env, capture_output=True, text=True, timeout=600)

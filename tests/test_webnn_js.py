@@ -14,14 +14,15 @@ import pytest
 from minilm.cli import main
 from minilm.webnn.files import load
 from tinymodel import write_tiny_model
+from webdeps import require
 
 NODE = shutil.which("node")
 HARNESS = Path(__file__).parent / "webnn_js_harness.mjs"
-pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed; .ci/run installs it")
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
+    require(NODE is not None, "node (Node.js) is not installed; .ci/run installs it")
     root = tmp_path_factory.mktemp("webnnjs")
     model = write_tiny_model(root / "tiny")
     out = root / "out"

@@ -67,7 +67,7 @@ def _value(value, node_inputs, operands: set) -> str:
     return _js(value)
 
 
-def _axes(op: str, options: dict, rank: int) -> dict:
+def _axes(options: dict, rank: int) -> dict:
     for key in ("axes", "axis"):
         value = options.get(key)
         if isinstance(value, int) and value < 0:
@@ -80,7 +80,7 @@ def _axes(op: str, options: dict, rank: int) -> dict:
 def node_call(node, graph: Graph) -> str:
     args, options = describe(node)
     rank = graph.operands[node.inputs[0]].rank if node.inputs else 0
-    options = _axes(node.op, dict(options), rank)
+    options = _axes(dict(options), rank)
     operands = set(graph.operands)
     positional, it = [], iter(args)
     for param in POSITIONAL[node.op]:

@@ -20,23 +20,41 @@ class Result:
     text: str
 
 
-def install(monkeypatch, embedder, corpus=CORPUS) -> list:
-    """Put a fake ``minilm.index`` module in sys.modules; returns the list of paths opened."""
-    opened = []
-    vectors = embedder.encode(list(corpus))
+def fake_module(embedder=None, corpus=CORPUS, opened: list | None = None) -> types.ModuleType:
+    """A module with ``Index``; without an embedder it loads the default model on first open."""
 
     class Index:
         @classmethod
         def open(cls, path):
-            opened.append(path)
+            if opened is not None:
+                opened.append(path)
             return cls()
 
+        def __init__(self):
+            import minilm
+            self.embedder = embedder or minilm.load()
+            self.vectors = self.embedder.encode(list(corpus))
+
         def search(self, query, k=10):
-            scores = vectors @ embedder.encode(query)
+            scores = self.vectors @ self.embedder.encode(query)
             order = np.argsort(-scores)[:k]
             return [Result(np.int64(i), np.float32(scores[i]), corpus[i]) for i in order]
 
     module = types.ModuleType("minilm.index")
     module.Index = Index
-    monkeypatch.setitem(sys.modules, "minilm.index", module)
+    return module
+
+
+def install(monkeypatch, embedder, corpus=CORPUS) -> list:
+    """Put a fake ``minilm.index`` module in sys.modules; returns the list of paths opened."""
+    opened = []
+    monkeypatch.setitem(sys.modules, "minilm.index", fake_module(embedder, corpus, opened))
     return opened
+
+
+if __name__ == "__main__":  # python tests/fakeindex.py serve ...: `minilm serve` with this fake index
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's minilm, as `python -m minilm` from it
+    sys.modules["minilm.index"] = fake_module()
+    from minilm.cli import main
+    sys.exit(main(sys.argv[1:]))

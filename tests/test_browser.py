@@ -1,6 +1,6 @@
 """The playground in a real browser: headless Chromium (Debian's /usr/bin/chromium, never a
-downloaded one) driven by Playwright. The page is served by the same app ``minilm serve`` runs, on
-a free loopback port, with a fake ``minilm.index`` behind ``--index`` (tests/fakeindex.py). Checks:
+downloaded one) driven by Playwright. The page is served by ``minilm serve --index fake.idx`` on a free
+loopback port, in a subprocess where tests/fakeindex.py stands in for ``minilm.index``. Checks:
 the heatmap of the five example sentences equals ``Embedder.similarity`` (|diff| < 1e-3), the
 in-browser onnxruntime-web vectors equal the server's, WebNN's status is reported, search shows
 top-k with scores. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,11 +20,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-import uvicorn  # noqa: E402
 
 import fakeindex  # noqa: E402
 from minilm.compare import EXAMPLES  # noqa: E402
-from minilm.server.app import Settings, create_app  # noqa: E402
 from minilm.server.playground import STATIC, VENDOR  # noqa: E402
 from test_server import free_port  # noqa: E402
 from webdeps import require  # noqa: E402
@@ -33,24 +33,23 @@ ARTIFACTS = Path(os.environ.get("MINILM_TEST_ARTIFACTS", Path(__file__).parent.p
 
 
 @pytest.fixture(scope="module")
-def url(ort_embedder):
-    with pytest.MonkeyPatch.context() as mp:
-        fakeindex.install(mp, ort_embedder)
-        port = free_port()
-        srv = uvicorn.Server(uvicorn.Config(create_app(ort_embedder, Settings(index="fake.idx")), host="127.0.0.1",
-                                            port=port, log_level="warning"))
-        thread = threading.Thread(target=srv.run, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield base
-        srv.should_exit = True
-        thread.join(10)
+def url():
+    """`minilm serve --index fake.idx` in a subprocess (tests/fakeindex.py stands in for minilm.index)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(fakeindex.__file__)), "serve", "--port", str(port), "--index", "fake.idx"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                pytest.fail(f"minilm serve exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+    yield base
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
 
 
 @pytest.fixture(scope="module")

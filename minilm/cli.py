@@ -128,6 +128,10 @@ def cmd_similarity(args, parser) -> int:
         parser.error("similarity needs at least two texts")
     model = load_model(args)
     matrix = model.similarity(encode(model, texts, args))
+    if args.plot:
+        from .plot import plot_heatmap
+        plot_heatmap(texts, matrix, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps({"texts": texts, "similarity": [[round(float(v), 6) for v in row] for row in matrix]}, ensure_ascii=False))
     else:
@@ -174,17 +178,20 @@ def cmd_info(args, parser) -> int:
 
 def cmd_export(args, parser) -> int:
     from .export import export_onnx
-    if args.format == "webnn":
+    if args.format in ("webnn", "webnn-js"):
         if args.int8:
             parser.error("--int8 applies to --format onnx")
         from .webnn.model import export
         path = export(load_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
-        print(f"wrote {path.parent}/: model.webnn, model.weights, manifest.json, tokenizer.json, config.json, "
+        if args.format == "webnn-js":  # + model.js: the graph built with the browser's MLGraphBuilder
+            from .webnn.js_module import write_module
+            write_module(path)
+        print(f"wrote {path.parent}/: model.webnn{', model.js' if args.format == 'webnn-js' else ''}, model.weights, manifest.json, tokenizer.json, config.json, "
               f"webnn_config.json (static batch {args.batch}, sequence length {args.seq_len}; load it with "
               f"minilm.load({str(path.parent)!r}))", file=sys.stderr)
         return 0
     if args.batch != 1 or args.seq_len != 128:
-        parser.error("--batch and --seq-len apply to --format webnn (the ONNX export has dynamic axes)")
+        parser.error("--batch and --seq-len apply to --format webnn / webnn-js (the ONNX export has dynamic axes)")
     model = load_model(args)
     path = export_onnx(model, args.out, int8=args.int8)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs input_ids, attention_mask, token_type_ids "
@@ -195,9 +202,11 @@ def cmd_export(args, parser) -> int:
 def cmd_serve(args, parser) -> int:
     from .server import serve
     model = load_model(args)
-    print(f"minilm serving {model.path.name} on http://{args.host}:{args.port} (OpenAPI at /openapi.json)", file=sys.stderr)
+    print(f"minilm serving {model.path.name} on http://{args.host}:{args.port} (playground at /, OpenAPI at /openapi.json)",
+          file=sys.stderr)
     serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
-          max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key)
+          max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,
+          index=args.index)
     return 0
 
 
@@ -264,14 +273,16 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     sim = command("similarity", "print the cosine similarity matrix of two or more texts", [common, inputs],
                   cmd_similarity, INPUT_HELP + "\n\nRow i is labelled 'i. text' (cut to 40 characters); column i is text i.")
     sim.add_argument("--json", action="store_true", help='print {"texts": [...], "similarity": [[...]]} instead of a table')
+    sim.add_argument("--plot", metavar="FILE.png", help="also write the heatmap as an image (matplotlib: pip install 'minilm[plot]')")
     info = command("info", "model, dims, pooling, backend, providers, threads, versions", [common], cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
                      """--format onnx: one .onnx file, dynamic batch and sequence axes.
 --format webnn: a folder (--out DIR) with model.webnn, model.weights, manifest.json and the tokenizer;
-  WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.""")
+  WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.
+--format webnn-js: the same folder plus model.js, a JS module building the graph with WebNN's MLGraphBuilder.""")
     export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
-    export.add_argument("--format", choices=["onnx", "webnn"], default="onnx")
+    export.add_argument("--format", choices=["onnx", "webnn", "webnn-js"], default="onnx")
     export.add_argument("--out", required=True, metavar="FILE_OR_DIR")
     export.add_argument("--batch", type=positive_int, default=1, metavar="N", help="webnn: static batch size (default 1)")
     export.add_argument("--seq-len", type=positive_int, default=128, metavar="N",
@@ -288,6 +299,7 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
+    srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")
     from . import cli_webnn
     cli_webnn.register(command, common, inputs)
     return parser

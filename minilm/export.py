@@ -3,10 +3,13 @@
 Inputs follow the common convention (input_ids, attention_mask, token_type_ids: int64 [batch,
 sequence]); outputs are last_hidden_state [batch, sequence, hidden] and sentence_embedding
 [batch, hidden] (pooled, and normalised when the model says so). The file needs only onnxruntime.
+Beside it go ``tokenizer.json`` and ``minilm_export.json`` (max length, pooling, normalisation), so
+the folder is complete for other runtimes (the Node.js package in js/, onnxruntime-web).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +27,15 @@ def export_graph(embedder) -> Graph:
     return graph
 
 
+def write_sidecar(embedder, folder: Path) -> None:
+    """tokenizer.json and minilm_export.json: what a runtime needs besides the graph."""
+    embedder.tokenizer.inner.save(str(folder / "tokenizer.json"))
+    pipe = embedder.pipeline
+    settings = {"format": "minilm-onnx", "version": 1, "max_seq_length": embedder.max_length, "pooling": pipe.pooling,
+                "normalize": pipe.normalize, "dim": embedder.dim, "source": str(embedder.path)}
+    (folder / "minilm_export.json").write_text(json.dumps(settings, indent=2) + "\n")
+
+
 def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     """Write the model to ``out``; ``int8`` applies onnxruntime's dynamic int8 weight quantisation."""
     import onnx
@@ -33,6 +45,7 @@ def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = to_onnx(export_graph(embedder))
+    write_sidecar(embedder, out.parent)
     if not int8:
         onnx.save(model, str(out))
         return out

@@ -23,6 +23,7 @@ from ..errors import BackendError
 from .batcher import Batcher
 from .fast import HTTPError, Service, error_body, error_of, make_routes
 from .metrics import Metrics
+from .playground import add_playground
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Settings:
     max_input_chars: int = 100_000
     max_queue: int = 1024
     api_key: Optional[str] = None
+    index: Optional[str] = None  # --index PATH: enables POST /search
 
 
 class OpenAIRequest(BaseModel):
@@ -140,4 +142,5 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
     async def prometheus():
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    add_playground(app, embedder, settings.index)  # GET / (the page), /static, /model/*, POST /search
     return Service(app, hot, settings.api_key, metrics)

@@ -34,7 +34,8 @@ except ImportError:  # pragma: no cover - orjson is in the server extra
 
     loads = json.loads
 
-OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/metrics")
+OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/metrics", "/", "/playground.json")
+OPEN_PREFIX = "/static/"  # the playground's files (its API calls send the key)
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -174,7 +175,7 @@ class Service:
         if scope["type"] != "http":
             return await self.api(scope, receive, send)
         start, path = time.perf_counter(), scope["path"]
-        if self.key and path not in OPEN_PATHS and not self._authorized(scope):
+        if self.key and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIX) and not self._authorized(scope):
             status = await self._send(send, 401, error_body(401, "missing or wrong API key: send 'Authorization: Bearer KEY'",
                                                             "authentication_error"))
         elif scope["method"] == "POST" and path in self.hot:

@@ -1,0 +1,146 @@
+"""The playground in a real browser: headless Chromium (Debian's /usr/bin/chromium, never a
+downloaded one) driven by Playwright. The page is served by ``minilm serve --index fake.idx`` on a free
+loopback port, in a subprocess where tests/fakeindex.py stands in for ``minilm.index``. Checks:
+the heatmap of the five example sentences equals ``Embedder.similarity`` (|diff| < 1e-3), the
+in-browser onnxruntime-web vectors equal the server's, WebNN's status is reported, search shows
+top-k with scores. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+
+import fakeindex  # noqa: E402
+from minilm.compare import EXAMPLES  # noqa: E402
+from minilm.server.playground import STATIC, VENDOR  # noqa: E402
+from test_server import free_port  # noqa: E402
+from webdeps import require  # noqa: E402
+
+CHROMIUM = os.environ.get("MINILM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
+ARTIFACTS = Path(os.environ.get("MINILM_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def url():
+    """`minilm serve --index fake.idx` in a subprocess (tests/fakeindex.py stands in for minilm.index)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(fakeindex.__file__)), "serve", "--port", str(port), "--index", "fake.idx"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                pytest.fail(f"minilm serve exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+    yield base
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+
+
+@pytest.fixture(scope="module")
+def pw():
+    require(CHROMIUM is not None, "chromium is not installed (apt-get install chromium; .ci/run does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright package is not installed (pip install playwright; .ci/run does; no browser download needed)")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(pw):
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield b
+    b.close()
+
+
+def heatmap(page) -> np.ndarray:
+    cells = page.eval_on_selector_all("#heatmap td.cell", "els => els.map(e => [+e.dataset.i, +e.dataset.j, +e.dataset.value])")
+    n = int(round(len(cells) ** 0.5))
+    matrix = np.zeros((n, n))
+    for i, j, v in cells:
+        matrix[i, j] = v
+    return matrix
+
+
+def test_heatmap_search_and_screenshot(url, browser, ort_embedder):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#texts", "\n".join(EXAMPLES))
+    page.click("#compare")
+    page.wait_for_function("document.getElementById('heatmap').dataset.engine === 'server'")
+    page.wait_for_selector("#heatmap td.cell")
+    labels = page.eval_on_selector_all("#heatmap tbody th", "els => els.map(e => e.textContent)")
+    assert labels == [f"{i + 1}. {t}" for i, t in enumerate(EXAMPLES)]
+    expected = ort_embedder.similarity(ort_embedder.encode(list(EXAMPLES)))
+    assert np.abs(heatmap(page) - expected).max() < 1e-3
+    assert page.eval_on_selector("#heatmap td.cell", "e => e.style.background").startswith("rgb(")
+    assert "WebNN:" in page.inner_text("#webnn-status")
+
+    page.fill("#query", "a small cat")
+    page.fill("#k", "3")
+    page.click("#search")
+    page.wait_for_selector("#results li")
+    rows = page.eval_on_selector_all("#results li", "els => els.map(e => [e.dataset.id, +e.dataset.score, e.textContent])")
+    assert len(rows) == 3 and rows[0][1] >= rows[1][1] >= rows[2][1]
+    assert "cat" in rows[0][2].lower() or "kitten" in rows[0][2].lower()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)
+    assert (ARTIFACTS / "playground.png").stat().st_size > 10_000 and not errors
+
+
+def test_in_browser_onnxruntime_web_equals_the_server(url, browser, ort_embedder):
+    require(all((STATIC / "vendor" / f).exists() for f in VENDOR),
+            "onnxruntime-web is not vendored: run scripts/vendor-web.sh (needs npm; .ci/run does)")
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    page.select_option("#engine", "ort")
+    page.click("#compare")
+    page.wait_for_function("document.getElementById('heatmap').dataset.engine === 'ort'"
+                           " || document.getElementById('compare-status').className === 'error'", timeout=180_000)
+    assert "failed" not in page.inner_text("#compare-status"), page.inner_text("#compare-status")
+    assert float(page.get_attribute("#heatmap", "data-agreement")) >= 0.99999
+    expected = ort_embedder.similarity(ort_embedder.encode(list(EXAMPLES)))
+    assert np.abs(heatmap(page) - expected).max() < 1e-3
+
+
+def test_webnn_status_with_the_feature_on(url, pw):
+    """Chromium with WebNN switched on: navigator.ml exists; on Linux without a WebNN backend it
+    cannot make a context, which the page says; where it can, the WebNN vectors equal the server's."""
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS + ["--enable-features=WebMachineLearningNeuralNetwork"])
+    try:
+        page = b.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("body[data-ready=true]")
+        state = page.get_attribute("body", "data-webnn")
+        assert state in ("available", "unsupported", "missing")
+        assert page.inner_text("#webnn-status").startswith("WebNN:")
+        if state != "available":
+            return
+        page.select_option("#engine", "webnn")
+        page.click("#compare")
+        page.wait_for_function("document.getElementById('heatmap').dataset.engine === 'webnn'"
+                               " || document.getElementById('compare-status').className === 'error'", timeout=180_000)
+        assert float(page.get_attribute("#heatmap", "data-agreement")) >= 0.9999, page.inner_text("#compare-status")
+    finally:
+        b.close()

@@ -34,7 +34,7 @@ def test_page_and_static_files(client):
     for name in ("app.js", "heatmap.js", "browser.js", "style.css", "pool.js", "tokenize.js"):
         assert client.get(f"/static/{name}").status_code == 200, name
     info = client.get("/playground.json").json()
-    assert info["dim"] == 384 and info["search"] is True
+    assert info["dim"] == 384 and info["search"] is True and info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
 
 
 @pytest.mark.parametrize("name", ["pool.js", "tokenize.js"])

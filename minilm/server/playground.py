@@ -26,6 +26,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from ..sources import hub_id_of
 from .fast import HTTPError
 
 STATIC = Path(__file__).parent / "static"
@@ -104,7 +105,7 @@ def add_playground(app: FastAPI, embedder, index: str | None = None) -> None:
 
     @app.get("/playground.json", include_in_schema=False)
     async def playground():
-        return {"model": embedder.path.name, "dim": embedder.dim, "max_length": embedder.max_length,
+        return {"model": hub_id_of(embedder.path), "dim": embedder.dim, "max_length": embedder.max_length,
                 "search": search.path is not None, "webnn_seq_len": WEBNN_SEQ_LEN,
                 "vendored": all((STATIC / "vendor" / f).exists() for f in VENDOR)}
 

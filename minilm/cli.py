@@ -300,8 +300,9 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
     srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")
-    from . import cli_webnn
+    from . import cli_groups, cli_webnn
     cli_webnn.register(command, common, inputs)
+    cli_groups.register(command, common, inputs)
     return parser
 
 

@@ -65,14 +65,20 @@ class Embedder:
 
     def encode(self, texts: Texts, batch_size: int = 32, normalize: bool | None = None,
                output: str = "sentence_embedding", show_progress_bar: bool = False,
-               prompt_name: str | None = None, prompt: str | None = None):
+               prompt_name: str | None = None, prompt: str | None = None, **st_options):
         """float32 embeddings: ``[n, dim]`` for a list, ``[dim]`` for one string.
 
         ``normalize`` None follows the model (modules.json); ``output`` is one of
         sentence_embedding, token_embeddings (a list of ``[tokens, dim]`` arrays), pooler_output.
         ``prompt`` (or ``prompt_name``, a key of the model's prompts) is put before every text, as
         sentence-transformers does; the model's default_prompt_name applies when neither is given.
+        sentence-transformers' keywords (normalize_embeddings, convert_to_tensor, precision, ...) work
+        with the same meaning: see minilm.st_compat.
         """
+        finish = None
+        if st_options:
+            from .st_compat import translate
+            normalize, output, finish = translate(st_options, normalize, output)
         single = isinstance(texts, str)
         items = [texts] if single else _check_texts(texts)
         prefix = self._prompt(prompt_name, prompt)
@@ -82,7 +88,8 @@ class Embedder:
             raise ValueError(f"output {output!r} is not one of {', '.join(bert.OUTPUTS)}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return self.encode_ids(self.tokenizer.encode(items), batch_size, normalize, output, show_progress_bar, single)
+        result = self.encode_ids(self.tokenizer.encode(items), batch_size, normalize, output, show_progress_bar, single)
+        return finish(result) if finish else result
 
     def encode_ids(self, ids: list[list[int]], batch_size: int = 32, normalize: bool | None = None,
                    output: str = "sentence_embedding", show_progress_bar: bool = False, single: bool = False):

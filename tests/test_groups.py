@@ -79,7 +79,7 @@ def test_real_texts_match_sentence_transformers_fixture(ort_embedder):
     assert sum(len(run["communities"]) for run in fixture["runs"]) >= 10  # the fixture does hold clusters
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.integers(0, 60), st.integers(1, 6), st.sampled_from([0.5, 0.75, 0.9]), st.integers(0, 10**6))
 def test_random_vectors_match_sentence_transformers(n, min_size, threshold, seed):
     util = pytest.importorskip("sentence_transformers.util")

@@ -89,7 +89,8 @@ _CLASSES: dict[str, type] = {}
 def LangChainEmbeddingsClass() -> type:
     if "langchain" not in _CLASSES:
         base = _base("langchain_core.embeddings", "Embeddings")
-        _CLASSES["langchain"] = type("LangChainEmbeddings", (_LangChain, base), {"__module__": __name__, "__doc__": _LangChain.__doc__})
+        namespace = {"__module__": __name__, "__doc__": _LangChain.__doc__}
+        _CLASSES["langchain"] = type("LangChainEmbeddings", (_LangChain, base), namespace)
     return _CLASSES["langchain"]
 
 
@@ -99,10 +100,8 @@ def ChromaEmbeddingFunctionClass() -> type:
         cls = type("ChromaEmbeddingFunction", (_Chroma, base), {"__module__": __name__, "__doc__": _Chroma.__doc__})
         if base is not object:  # so a persistent collection can rebuild it from its stored config
             from chromadb.utils.embedding_functions import known_embedding_functions, register_embedding_function
-            if cls.name() not in known_embedding_functions:
+            if cls.name() not in known_embedding_functions:  # a name taken by another library stays theirs
                 register_embedding_function(cls)
-            else:
-                cls = known_embedding_functions[cls.name()]
         _CLASSES["chroma"] = cls
     return _CLASSES["chroma"]
 

@@ -25,7 +25,8 @@ def _saved(path: str, count: int):
     try:
         vectors = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise InputError(f"--vectors {path} is not a .npy array; write one with minilm embed --input FILE --output {path}") from exc
+        raise InputError(f"--vectors {path} is not a .npy array; "
+                         f"write one with minilm embed --input FILE --output {path}") from exc
     if vectors.ndim != 2 or len(vectors) != count:
         raise InputError(f"--vectors {path} has shape {list(vectors.shape)} but the input has {count} texts; "
                          f"re-embed with minilm embed --input FILE --output {path}")
@@ -51,7 +52,8 @@ def cmd_dedup(args, parser) -> int:
             if args.json:
                 print(_line({"group": number, "size": len(members), "representative": group.representative, "members": members}))
                 continue
-            print(f"group {number}: {len(members)} texts, representative #{group.representative} {_label(texts[group.representative])}")
+            first = group.representative
+            print(f"group {number}: {len(members)} texts, representative #{first} {_label(texts[first])}")
             for m in members[1:args.show + 1]:
                 print(f"  {m['score']:.4f}  #{m['index']:<6} {_label(m['text'])}")
             if len(members) - 1 > args.show:
@@ -64,7 +66,8 @@ def cmd_dedup(args, parser) -> int:
         for pair in duplicate_pairs(vectors, args.threshold):  # streamed: printed as each block is scored
             count += 1
             if args.json:
-                print(_line({"score": round(pair.score, 6), "i": pair.i, "j": pair.j, "text_i": texts[pair.i], "text_j": texts[pair.j]}))
+                print(_line({"score": round(pair.score, 6), "i": pair.i, "j": pair.j,
+                             "text_i": texts[pair.i], "text_j": texts[pair.j]}))
             else:
                 print(f"{pair.score:.4f}  {pair.i:>6} {pair.j:>6}  {_label(texts[pair.i])}  |  {_label(texts[pair.j])}")
         found = f"{count} pairs"
@@ -111,7 +114,8 @@ def register(command, common, inputs) -> None:
     vectors = argparse.ArgumentParser(add_help=False)
     vectors.add_argument("--vectors", metavar="FILE.npy", help="embeddings saved by minilm embed --input FILE --output "
                          "FILE.npy (row i = text i); skips embedding")
-    dedup = command("dedup", "list near-duplicate pairs or groups of texts", [common, inputs, vectors], cmd_dedup, INPUT_HELP + """
+    dedup = command("dedup", "list near-duplicate pairs or groups of texts", [common, inputs, vectors], cmd_dedup,
+                    INPUT_HELP + """
 
 Output: one line per pair i < j with cosine >= --threshold (score, i, j, both texts cut to 70 characters),
 in (i, j) order, printed as found; with --groups, groups of texts linked by such pairs (connected

@@ -111,3 +111,24 @@ def test_same_keywords_same_results_as_sentence_transformers(ort_embedder):
     ours, theirs = ort_embedder.encode(DOCS, precision="ubinary"), reference.encode(DOCS, precision="ubinary")
     assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
     assert (np.unpackbits(ours) == np.unpackbits(theirs)).mean() > 0.99  # a sign may flip for a value within 1e-7 of 0
+
+
+def test_without_the_libraries_the_classes_are_duck_typed(ort_embedder, monkeypatch):
+    monkeypatch.setattr("minilm.load", lambda model=None, **kw: ort_embedder)
+    monkeypatch.setattr(adapters, "_CLASSES", {})
+    monkeypatch.setattr(adapters, "_base", lambda module, name: object)  # as if langchain_core / chromadb were absent
+    emb, function = adapters.LangChainEmbeddings(), adapters.ChromaEmbeddingFunction()
+    assert type(emb).__mro__[-2:] == (adapters._LangChain, object) and len(emb.embed_query("x")) == 384
+    assert len(function(DOCS)) == 3 and function.default_space() == "cosine"
+
+
+def test_a_missing_library_gives_a_plain_base():
+    assert adapters._base("minilm_no_such_module", "Embeddings") is object
+
+
+def test_importing_the_adapters_imports_no_library():
+    import subprocess
+    import sys
+    code = "import minilm.adapters, sys; print(sorted({'langchain_core', 'chromadb'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

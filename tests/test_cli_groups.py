@@ -43,7 +43,8 @@ def test_dedup_pairs_and_groups(capsys, corpus, ort_embedder):
 
 
 def test_cluster_prints_central_text(capsys, corpus, ort_embedder, tmp_path):
-    code, out, err = run(capsys, "cluster", "--input", corpus, "--field", "body", "--threshold", "0.9", "--min-size", "2", "--json")
+    code, out, err = run(capsys, "cluster", "--input", corpus, "--field", "body", "--threshold", "0.9", "--min-size", "2",
+                         "--json")
     found = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [sorted(m["index"] for m in c["members"]) for c in found] == [[0, 2, 5], [1, 3]]
     assert found[0]["central"] in (0, 2, 5) and "2 clusters (threshold 0.9, min size 2) cover 5 of 6 texts" in err

@@ -63,7 +63,8 @@ def test_central_is_the_highest_mean_cosine():
     x = angles(0, 10, 12, 14, 30)  # mean angle 13.2: the text at 14 degrees is central; the seed is text 0
     (found,) = clusters(x, np.cos(np.radians(31)), 5)
     mean = (x @ x.T).mean(1)
-    assert found.seed == 0 and found.central == int(np.argmax(mean)) == 3 and found.centrality == pytest.approx(mean.max(), abs=1e-6)
+    assert found.seed == 0 and found.central == int(np.argmax(mean)) == 3
+    assert found.centrality == pytest.approx(mean.max(), abs=1e-6)
 
 
 def same_communities(ours, theirs):

@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     args = parser.parse_args()
     texts = [json.loads(line)["text"] for line in Path(args.corpus, "short.jsonl").read_text(encoding="utf-8").splitlines()]
-    queries = np.arange(0, len(texts), len(texts) // args.queries)[: args.queries]
+    step = len(texts) // args.queries
+    queries = np.arange(0, len(texts), step)[: args.queries]
     model = minilm.load()
     started = time.perf_counter()
     ours = model.encode(texts, batch_size=64)
@@ -71,7 +72,7 @@ def main() -> None:
     involved = sorted(set(queries.tolist()) | set(their_ids.ravel().tolist()))
     result = {
         "corpus": "short.jsonl", "corpus_size": len(texts), "k": args.k, "model": minilm.sources.hub_id_of(model.path),
-        "query_selection": f"every {len(texts) // args.queries}th text: ids 0, {len(texts) // args.queries}, ..., {int(queries[-1])}",
+        "query_selection": f"every {step}th text: ids 0, {step}, ..., {int(queries[-1])}",
         "overlap_mean": round(float(strict.mean()), 6), "overlap_min": round(float(strict.min()), 6),
         "queries_not_identical": int((strict < 1).sum()),
         "tie_aware_overlap_mean": round(float(tied.mean()), 6), "tie_aware_overlap_min": round(float(tied.min()), 6),

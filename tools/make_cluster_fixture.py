@@ -20,6 +20,8 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import fixture_json  # noqa: E402  (tools/, on the path as this script's folder)
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "tests" / "fixtures" / "use" / "clusters.json"
 THEMES = ["topsis", "distribution", "example package", "nested list", "description here"]
@@ -58,8 +60,7 @@ def main() -> None:
         found = util.community_detection(vectors, threshold=threshold, min_community_size=min_size)
         result["runs"].append({"threshold": threshold, "min_community_size": min_size, "communities": found})
         print(f"threshold {threshold}, min size {min_size}: {len(found)} communities, sizes {[len(c) for c in found]}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    fixture_json.write(OUT, result)
 
 
 if __name__ == "__main__":

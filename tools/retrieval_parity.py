@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import fixture_json  # noqa: E402  (tools/, on the path as this script's folder)
 import minilm  # noqa: E402
 from minilm.pairs import top_k  # noqa: E402
 
@@ -87,8 +88,7 @@ def main() -> None:
                       zip(queries, our_ids.tolist(), their_ids.tolist(), strict) if s < 1],
         "texts": {str(i): texts[i] for i in involved},
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    fixture_json.write(OUT, result)
     summary = {k: v for k, v in result.items() if k not in ("queries", "neighbours", "scores", "texts", "differing")}
     print(json.dumps(summary, indent=1))
 

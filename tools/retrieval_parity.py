@@ -1,6 +1,6 @@
 """Retrieval parity: top-10 neighbours by our vectors vs by sentence-transformers' (needs torch; tests do not).
 
-    python tools/retrieval_parity.py [--corpus DIR] [--queries 200] [--k 10]
+    python tools/retrieval_parity.py [--corpus DIR] [--queries 200] [--k 10] [--out FILE]
 
 Embeds the short corpus (10,000 PyPI summaries) with minilm (onnxruntime) and with the real
 sentence-transformers on the same all-MiniLM-L6-v2 folder. The queries are every 50th text (ids 0,
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(REPO.parent / "shared" / "bench-corpus"))
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=OUT, help=f"default: {OUT.relative_to(REPO)}")
     args = parser.parse_args()
     texts = [json.loads(line)["text"] for line in Path(args.corpus, "short.jsonl").read_text(encoding="utf-8").splitlines()]
     step = len(texts) // args.queries
@@ -88,7 +89,7 @@ def main() -> None:
                       zip(queries, our_ids.tolist(), their_ids.tolist(), strict) if s < 1],
         "texts": {str(i): texts[i] for i in involved},
     }
-    fixture_json.write(OUT, result)
+    fixture_json.write(args.out, result)
     summary = {k: v for k, v in result.items() if k not in ("queries", "neighbours", "scores", "texts", "differing")}
     print(json.dumps(summary, indent=1))
 

@@ -85,8 +85,37 @@ def test_real_texts_match_sentence_transformers_fixture(ort_embedder):
 def test_random_vectors_match_sentence_transformers(n, min_size, threshold, seed):
     util = pytest.importorskip("sentence_transformers.util")
     import torch
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(4, 8))
-    x = (centres[rng.integers(0, 4, n)] + 0.6 * rng.normal(size=(n, 8))).astype(np.float32)
+    x = clustered(n, seed)
     theirs = util.community_detection(torch.from_numpy(x), threshold=threshold, min_community_size=min_size)
     assert same_communities(communities(x, threshold, min_size), theirs)
+
+
+def clustered(n, seed):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(4, 8))
+    return (centres[rng.integers(0, 4, n)] + 0.6 * rng.normal(size=(n, 8))).astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 50), st.sampled_from([0.5, 0.8, 0.95]), st.integers(0, 10**6))
+def test_groups_are_the_connected_components(n, threshold, seed):
+    x = clustered(n, seed)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    linked = unit @ unit.T >= threshold - 1e-6
+    reach = linked.copy()  # transitive closure by repeated squaring: i and j in one group iff reach[i, j]
+    for _ in range(max(1, n).bit_length()):
+        reach = (reach.astype(np.int32) @ reach.astype(np.int32)) > 0
+    expected = sorted({tuple(np.flatnonzero(row)) for row in reach if row.sum() > 1}, key=lambda g: (-len(g), g[0]))
+    assert [g.members for g in duplicate_groups(x, threshold)] == [tuple(int(i) for i in g) for g in expected]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 6), st.sampled_from([0.5, 0.75, 0.9]), st.integers(0, 10**6))
+def test_communities_do_not_depend_on_the_block_size(n, min_size, threshold, seed):
+    from unittest import mock
+
+    from minilm import pairs
+    x = clustered(n, seed)
+    whole = communities(x, threshold, min_size)
+    with mock.patch.object(pairs, "MAX_CELLS", 5):  # one row per block, one seed per block
+        assert communities(x, threshold, min_size) == whole

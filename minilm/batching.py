@@ -9,7 +9,7 @@ the texts of one call are alike and that rectangle is nearly full.
 from __future__ import annotations
 
 # padded tokens per call: all-MiniLM-L6-v2 on ONNX Runtime, 2 cores, measured over 512..8192 on the
-# short and long bench corpora (docs/perf-notes.md): ~270 short texts or 16 of 256 tokens per call
+# short and long bench corpora (docs/server.md): ~270 short texts or 16 of 256 tokens per call
 TOKENS_PER_BATCH = 4096
 
 

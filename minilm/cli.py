@@ -152,7 +152,7 @@ def cmd_info(args, parser) -> int:
     from .runtime.ort import default_threads
     from .sources import hub_id_of
     model = load_model(args)
-    executor = model.executor("sentence_embedding", model.pipeline.normalize, packed=True)
+    executor = model.executor("sentence_embedding", model.pipeline.normalize)
     cfg, pipe = model.config, model.pipeline
     info = {
         "model": str(model.path), "name": hub_id_of(model.path), "dim": model.dim, "max_length": model.max_length,

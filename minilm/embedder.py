@@ -41,7 +41,7 @@ class Embedder:
         self.weights, self.tokenizer = weights, tokenizer
         self.backend, self.threads, self.options = backend, threads, {k: v for k, v in (options or {}).items() if v is not None}
         self._executors: dict[tuple, object] = {}
-        self.executor("sentence_embedding", pipeline.normalize, packed=True)  # build the default path now: fail early
+        self.executor("sentence_embedding", pipeline.normalize)  # build the default path now: fail early
 
     @property
     def dim(self) -> int:
@@ -52,8 +52,8 @@ class Embedder:
         return self.tokenizer.max_length
 
     def executor(self, output: str, normalize: bool, packed: bool = False):
-        """The executor of one output on padded inputs (``_feeds``), or on packed ones (``packed.feeds``,
-        sentence_embedding only: what ``encode`` runs)."""
+        """The executor of one output on padded inputs (``_feeds``), or of sentence_embedding on packed
+        ones (``models/packed.py``)."""
         key = (output, normalize if output == "sentence_embedding" else None, packed)
         if key not in self._executors:
             if output == "pooler_output" and "pooler.dense.weight" not in self.weights:
@@ -69,7 +69,7 @@ class Embedder:
         """Token ids per text, as the model sees them (special tokens added, truncated)."""
         return self.tokenizer.encode([texts] if isinstance(texts, str) else _check_texts(texts))
 
-    def encode(self, texts: Texts, batch_size: int | None = None, normalize: bool | None = None,
+    def encode(self, texts: Texts, batch_size: int = 32, normalize: bool | None = None,
                output: str = "sentence_embedding", show_progress_bar: bool = False,
                prompt_name: str | None = None, prompt: str | None = None):
         """float32 embeddings: ``[n, dim]`` for a list, ``[dim]`` for one string.
@@ -86,25 +86,24 @@ class Embedder:
             items = [prefix + t for t in items]
         if output not in bert.OUTPUTS:
             raise ValueError(f"output {output!r} is not one of {', '.join(bert.OUTPUTS)}")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer or None (batches by tokens), got {batch_size!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         return self.encode_ids(self.tokenizer.encode(items), batch_size, normalize, output, show_progress_bar, single)
 
-    def encode_ids(self, ids: list[list[int]], batch_size: int | None = None, normalize: bool | None = None,
+    def encode_ids(self, ids: list[list[int]], batch_size: int = 32, normalize: bool | None = None,
                    output: str = "sentence_embedding", show_progress_bar: bool = False, single: bool = False):
         """Like encode, from token ids (with [CLS]/[SEP], at most max_length each)."""
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
-        is_packed = output == "sentence_embedding"  # token-wise outputs keep the padded graph
-        executor = self.executor(output, normalize, packed=is_packed)
-        # packed calls are bounded by tokens (batching.py); padded ones by texts, 32 unless told
-        calls = batches([len(x) for x in ids], batch_size if is_packed else batch_size or 32)
+        executor = self.executor(output, normalize)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: little padding per batch
         results: list = [None] * len(ids)
+        batches = range(0, len(order), batch_size)
         if show_progress_bar:
             from tqdm.auto import tqdm
-            calls = tqdm(calls, desc="Batches", unit="batch")
-        for chunk in calls:
-            batch = [ids[i] for i in chunk]
-            feeds = bert_packed.feeds(batch, self.config.pad_token_id) if is_packed else self._feeds(batch)
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for start in batches:
+            chunk = order[start:start + batch_size]
+            feeds = self._feeds([ids[i] for i in chunk])
             out = executor.run(feeds, [output])[output]
             for row, i in enumerate(chunk):
                 results[i] = out[row, :len(ids[i])].copy() if output == "token_embeddings" else out[row]
@@ -112,6 +111,18 @@ class Embedder:
             return results[0] if single else results
         stacked = np.stack(results).astype(np.float32, copy=False) if results else np.zeros((0, self.dim), np.float32)
         return stacked[0] if single else stacked
+
+    def encode_packed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
+        """sentence_embedding of token-id lists through the packed graph: no compute on padding in the
+        token-wise layers, calls cut by a token budget. For batches of uneven lengths that cannot be
+        sorted first (a server's requests in flight); ``encode`` is faster on a whole corpus."""
+        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        executor = self.executor("sentence_embedding", normalize, packed=True)
+        out = np.zeros((len(ids), self.dim), np.float32)
+        for chunk in batches([len(x) for x in ids]):
+            feeds = bert_packed.feeds([ids[i] for i in chunk], self.config.pad_token_id)
+            out[chunk] = executor.run(feeds, ["sentence_embedding"])["sentence_embedding"]
+        return out
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         prompts = dict(self.pipeline.prompts)

@@ -78,3 +78,17 @@ def test_reshape_product_symbols():
         g.reshape(x, ["batch*sequence", 8])
     with pytest.raises(GraphError, match="element counts differ"):
         g.reshape(x, ["batch", 4, 3])
+
+
+def test_encode_packed_equals_encode_in_any_order():
+    import minilm
+    from tinymodel import write_tiny_model
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        model = minilm.load(write_tiny_model(Path(tmp) / "m"))
+        ids = model.tokenize(["hello world", "a", "abc def ghi hello", "", "world world world world world"] * 7)
+        expected = model.encode_ids(ids)
+        np.testing.assert_allclose(model.encode_packed(ids), expected, atol=2e-6)
+        np.testing.assert_allclose(model.encode_packed(ids, normalize=False), model.encode_ids(ids, normalize=False), atol=2e-6)
+        assert model.encode_packed([]).shape == (0, model.dim)

@@ -108,7 +108,7 @@ def test_truncate_false_refuses_long_texts(server):
 
 def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypatch):
     url, app = server
-    real = ort_embedder.encode_ids
+    real = ort_embedder.encode_packed
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -117,7 +117,7 @@ def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypat
             raise RuntimeError("injected runtime fault")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ort_embedder, "encode_ids", flaky)
+    monkeypatch.setattr(ort_embedder, "encode_packed", flaky)
     r = httpx.post(url + "/embed", json={"inputs": "first"})
     assert r.status_code == 500 and "injected runtime fault" in r.json()["error"]["message"]
     assert httpx.post(url + "/embed", json={"inputs": "second"}).status_code == 200

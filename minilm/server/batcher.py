@@ -10,7 +10,7 @@ event loop appends to a deque and notifies; the worker hands all results back in
 
 The embedder runs a batch as packed calls (no compute on padding in the token-wise layers, see
 ``minilm/models/packed.py``), so the requests of a batch, whatever their lengths, go in one
-``encode_ids``; it sorts them by length and cuts calls by its token budget.
+``encode_packed``; it sorts them by length and cuts calls by its token budget.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ class Batcher:
 
     def _encode(self, ids: list[list[int]], normalize: bool | None) -> np.ndarray:
         start = time.perf_counter()
-        out = self.embedder.encode_ids(ids, normalize=normalize)
+        packed = getattr(self.embedder, "encode_packed", None)  # a .webnn model has fixed shapes: padded calls
+        out = packed(ids, normalize=normalize) if packed else self.embedder.encode_ids(ids, normalize=normalize)
         self.metrics.observe_batch(len(ids), sum(len(x) for x in ids), time.perf_counter() - start)
         return out
 

@@ -12,7 +12,8 @@ from . import sources
 from .checkpoints import load_onnx, load_weights
 from .config import BertConfig, PipelineConfig, read_bert_config, read_pipeline_config
 from .errors import ConfigError, InputError
-from .models import bert
+from .batching import batches
+from .models import bert, packed as bert_packed
 from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend, make_executor
 from .tokenizer import WordPieceTokenizer, load_tokenizer
@@ -50,12 +51,17 @@ class Embedder:
     def max_length(self) -> int:
         return self.tokenizer.max_length
 
-    def executor(self, output: str, normalize: bool):
-        key = (output, normalize if output == "sentence_embedding" else None)
+    def executor(self, output: str, normalize: bool, packed: bool = False):
+        """The executor of one output on padded inputs (``_feeds``), or of sentence_embedding on packed
+        ones (``models/packed.py``)."""
+        key = (output, normalize if output == "sentence_embedding" else None, packed)
         if key not in self._executors:
             if output == "pooler_output" and "pooler.dense.weight" not in self.weights:
                 raise ConfigError(f"{self.path}: this checkpoint has no pooler weights, so it has no pooler_output")
-            graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
+            if packed:
+                graph = bert_packed.build(self.config, self.weights, self.pipeline.pooling, normalize)
+            else:
+                graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
             self._executors[key] = make_executor(self.backend, graph, self.threads, **self.options)
         return self._executors[key]
 
@@ -112,6 +118,18 @@ class Embedder:
             return results[0] if single else results
         stacked = np.stack(results).astype(np.float32, copy=False) if results else np.zeros((0, self.dim), np.float32)
         return stacked[0] if single else stacked
+
+    def encode_packed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
+        """sentence_embedding of token-id lists through the packed graph: no compute on padding in the
+        token-wise layers, calls cut by a token budget. For batches of uneven lengths that cannot be
+        sorted first (a server's requests in flight); ``encode`` is faster on a whole corpus."""
+        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        executor = self.executor("sentence_embedding", normalize, packed=True)
+        out = np.zeros((len(ids), self.dim), np.float32)
+        for chunk in batches([len(x) for x in ids]):
+            feeds = bert_packed.feeds([ids[i] for i in chunk], self.config.pad_token_id)
+            out[chunk] = executor.run(feeds, ["sentence_embedding"])["sentence_embedding"]
+        return out
 
     def _prompt(self, prompt_name: str | None, prompt: str | None) -> str:
         prompts = dict(self.pipeline.prompts)

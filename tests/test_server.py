@@ -19,7 +19,6 @@ pytest.importorskip("fastapi")
 import uvicorn  # noqa: E402
 
 from minilm.server.app import Settings, create_app  # noqa: E402
-from minilm.server.batcher import plan  # noqa: E402
 
 
 def free_port() -> int:
@@ -109,7 +108,7 @@ def test_truncate_false_refuses_long_texts(server):
 
 def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypatch):
     url, app = server
-    real = ort_embedder.encode_ids
+    real = ort_embedder.encode_packed
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -118,7 +117,7 @@ def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypat
             raise RuntimeError("injected runtime fault")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ort_embedder, "encode_ids", flaky)
+    monkeypatch.setattr(ort_embedder, "encode_packed", flaky)
     r = httpx.post(url + "/embed", json={"inputs": "first"})
     assert r.status_code == 500 and "injected runtime fault" in r.json()["error"]["message"]
     assert httpx.post(url + "/embed", json={"inputs": "second"}).status_code == 200
@@ -186,16 +185,6 @@ def test_concurrent_requests_are_batched_and_answered_in_order(server, ort_embed
 
     got = np.array(asyncio.run(go()), np.float32)
     np.testing.assert_allclose(got, ort_embedder.encode(texts), atol=1e-5)
-
-
-def test_plan_cuts_sorted_lengths_into_padded_groups():
-    assert plan([]) == []
-    assert plan([10] * 5) == [[0, 1, 2, 3, 4]]
-    lengths = [5, 60, 6, 7, 58, 8]
-    groups = plan(lengths)
-    assert sorted(i for g in groups for i in g) == list(range(6))
-    assert sorted(map(sorted, groups)) == [[0, 2, 3, 5], [1, 4]]  # the two long ones apart from the short ones
-    assert all(len(g) <= 64 for g in plan([12] * 200))
 
 
 def test_queue_full_is_429_with_retry_after(ort_embedder):

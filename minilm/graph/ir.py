@@ -7,6 +7,7 @@ when the graph runs. Constants hold NumPy arrays under their checkpoint names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any, Union
 
 import numpy as np
@@ -34,6 +35,22 @@ def dtype_name(dtype: Any) -> str:
         if value == dt:
             return name
     raise ValueError(f"no WebNN data type for NumPy dtype {dt}")
+
+
+def resolve_dim(dim, sizes: dict[str, int]):
+    """A symbol's size (``"batch"`` -> 4), or a product's (``"batch*sequence"`` -> 40); unknown stays as is."""
+    if not isinstance(dim, str):
+        return dim
+    parts = dim.split("*")
+    if all(p in sizes for p in parts):
+        return prod(sizes[p] for p in parts)
+    return dim
+
+
+def factors(shape: Shape) -> tuple[list[str], int]:
+    """The symbols (products split into their factors, sorted) and the product of the static sizes."""
+    symbols = sorted(p for d in shape if isinstance(d, str) for p in d.split("*"))
+    return symbols, prod(d for d in shape if isinstance(d, int))
 
 
 def format_shape(shape: Shape) -> str:

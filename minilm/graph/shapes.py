@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..errors import GraphError
 from . import shapes_nn
-from .ir import DTYPES, Dim, Operand, Shape, format_shape
+from .ir import DTYPES, Dim, Operand, Shape, factors, format_shape
 
 FLOATS = ("float32", "float16")
 INDICES = ("int32", "int64", "uint32")
@@ -97,9 +97,7 @@ def _gemm(op: str, xs: list[Operand], attrs: dict) -> list:
 def _reshape(op: str, xs: list[Operand], attrs: dict) -> list:
     x = xs[0]
     new = tuple(attrs["newShape"])
-    symbols = lambda s: sorted(d for d in s if isinstance(d, str))  # noqa: E731
-    statics = lambda s: prod(d for d in s if isinstance(d, int))  # noqa: E731
-    if symbols(x.shape) != symbols(new) or statics(x.shape) != statics(new):
+    if factors(x.shape) != factors(new):  # symbols may be products: (batch, sequence, 4) -> (batch*sequence, 4)
         raise _fail(op, f"cannot reshape {format_shape(x.shape)} to {format_shape(new)}: element counts differ")
     return [(x.dtype, new)]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import GraphError
-from .ir import Graph, Operand
+from .ir import Graph, Operand, resolve_dim
 
 
 def _bind(value, sizes: dict[str, int]):
     if isinstance(value, str):
-        return sizes.get(value, value)
+        return resolve_dim(value, sizes)
     if isinstance(value, (list, tuple)):
         return type(value)(_bind(v, sizes) for v in value)
     return value

@@ -6,13 +6,14 @@ import numpy as np
 
 from ..errors import BackendError
 from ..graph import Graph
+from ..graph.ir import resolve_dim
 from .feeds import bind_symbols
 from .kernels import KERNELS
 
 
 def _resolve(value, sizes: dict[str, int]):
     if isinstance(value, str):
-        return sizes.get(value, value)
+        return resolve_dim(value, sizes)
     if isinstance(value, list):
         return [_resolve(v, sizes) for v in value]
     return value

@@ -69,12 +69,17 @@ class _Lowering:
         for d in dims:
             if isinstance(d, int):
                 parts.append(self.const(np.array([d], np.int64), "dim"))
-            elif d in self.symbols:
-                source, axis = self.symbols[d]
-                parts.append(self.emit("Shape", [source], start=axis, end=axis + 1))
-            else:
-                raise BackendError(f"onnx lowering: dimension {d!r} is not the size of any graph input")
+            else:  # a symbol, or a product of symbols ("batch*sequence")
+                sizes = [self.symbol(s) for s in d.split("*")]
+                parts.append(sizes[0] if len(sizes) == 1 else self.emit("Mul", sizes))
         return self.emit("Concat", parts, axis=0)
+
+    def symbol(self, d: str) -> str:
+        """A 1-element int64 tensor: the size of symbol ``d``, read from the graph input that carries it."""
+        if d not in self.symbols:
+            raise BackendError(f"onnx lowering: dimension {d!r} is not the size of any graph input")
+        source, axis = self.symbols[d]
+        return self.emit("Shape", [source], start=axis, end=axis + 1)
 
     def name(self, operand: str) -> str:
         """The ONNX value of an operand: float16 operands live as float32 under another name."""

@@ -8,8 +8,9 @@ refused. A failing batch fails only the requests in it. One thread hop each way 
 event loop appends to a deque and notifies; the worker hands all results back in one
 ``call_soon_threadsafe``.
 
-The model runs on padded rectangles, so a batch is cut into groups of similar length first
-(``plan``): 64 one-sentence requests padded to their longest cost about three times their tokens.
+The embedder runs a batch as packed calls (no compute on padding in the token-wise layers, see
+``minilm/models/packed.py``), so the requests of a batch, whatever their lengths, go in one
+``encode_packed``; it sorts them by length and cuts calls by its token budget.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ import numpy as np
 
 from .metrics import Metrics
 
-# what one extra model call costs, in padded tokens (all-MiniLM-L6-v2 on ONNX Runtime, 2 CPU cores:
-# ~3 ms fixed + ~0.12 ms per token); only the ratio matters, and it is flat over a wide range
-CALL_COST_TOKENS = 24
 GATHER_QUIET, GATHER_MAX, GATHER_POLL = 0.001, 0.02, 0.0005  # seconds; see Batcher._take
 
 
@@ -43,24 +41,6 @@ class _Item:
 
     def __post_init__(self):
         self.tokens = sum(len(x) for x in self.ids)
-
-
-def plan(lengths: list[int], call_cost: int = CALL_COST_TOKENS, max_group: int = 64) -> list[list[int]]:
-    """Indices of ``lengths`` cut into groups of at most ``max_group``, each run as one padded call,
-    minimising sum(call_cost + size * longest): sorted by length, the best cut is contiguous (a DP)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    n = len(order)
-    best, cut = [0] + [float("inf")] * n, [0] * (n + 1)
-    for end in range(1, n + 1):  # best[end]: cost of order[:end]; the last group is order[start:end]
-        for start in range(max(0, end - max_group), end):
-            cost = best[start] + call_cost + (end - start) * lengths[order[start]]
-            if cost < best[end]:
-                best[end], cut[end] = cost, start
-    groups, end = [], n
-    while end:
-        groups.append(order[cut[end]:end])
-        end = cut[end]
-    return groups[::-1]
 
 
 class Batcher:
@@ -162,13 +142,9 @@ class Batcher:
             self.loop.call_soon_threadsafe(self._deliver, batch, out, error)
 
     def _encode(self, ids: list[list[int]], normalize: bool | None) -> np.ndarray:
-        start, groups = time.perf_counter(), plan([len(x) for x in ids])
-        if len(groups) == 1:
-            out = self.embedder.encode_ids(ids, batch_size=len(ids), normalize=normalize)
-        else:
-            out = np.empty((len(ids), self.embedder.dim), np.float32)
-            for group in groups:
-                out[group] = self.embedder.encode_ids([ids[i] for i in group], batch_size=len(group), normalize=normalize)
+        start = time.perf_counter()
+        packed = getattr(self.embedder, "encode_packed", None)  # a .webnn model has fixed shapes: padded calls
+        out = packed(ids, normalize=normalize) if packed else self.embedder.encode_ids(ids, normalize=normalize)
         self.metrics.observe_batch(len(ids), sum(len(x) for x in ids), time.perf_counter() - start)
         return out
 

@@ -157,7 +157,7 @@ def top_k(queries: np.ndarray, matrices: list[np.ndarray], k: int, chunk: int = 
     for matrix in matrices:
         for start in range(0, matrix.shape[0], chunk):
             block = np.asarray(matrix[start:start + chunk])
-            scores = queries @ block.T  # (Q, rows)
+            scores = (block @ queries.T).T  # (Q, rows); block @ q.T is the fast order for a C-contiguous block
             if scores.shape[1] > k:
                 part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
                 scores = np.take_along_axis(scores, part, axis=1)

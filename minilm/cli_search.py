@@ -42,7 +42,8 @@ def cmd_build(args, parser) -> int:
     texts, ids, meta = _rows(args)
     model = load_model(args)
     start = time.perf_counter()
-    index = Index.build(args.out, texts, ids, meta, embedder=model, batch_size=args.batch_size)
+    index = Index.build(args.out, texts, ids, meta, embedder=model, batch_size=args.batch_size,
+                        chunk_size=args.chunk_size)
     print(f"built {args.out}: {len(index)} texts, {index.manifest['model']['name']} ({index.dim} dims) in "
           f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
@@ -63,7 +64,7 @@ def cmd_add(args, parser) -> int:
     index = _open(args)
     texts, ids, meta = _rows(args)
     start, before = time.perf_counter(), len(index)
-    added = index.add(texts, ids, meta, batch_size=args.batch_size)
+    added = index.add(texts, ids, meta, batch_size=args.batch_size, chunk_size=args.chunk_size)
     print(f"added {added} texts to {args.index} ({before} -> {len(index)}) in {time.perf_counter() - start:.1f} s",
           file=sys.stderr)
     return 0
@@ -104,6 +105,8 @@ def register(command, common, positive_int) -> None:
                         help="ids from this field / column (default: row numbers)")
     source.add_argument("--meta", action="append", metavar="NAME", help="store this field / column as metadata (repeatable)")
     source.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="texts per batch (default: 32)")
+    source.add_argument("--chunk-size", type=positive_int, default=10_000, metavar="N",
+                        help="texts embedded and written per segment (default: 10000); memory stays bounded")
     build = sub.add_parser("build", parents=[common, source], help="embed a file of texts into a new index",
                            description=INDEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", required=True, metavar="INDEX", help="the index folder to create (must not exist)")

@@ -66,7 +66,7 @@ class Index:
     # -- creating and opening ---------------------------------------------------------------------------
     @classmethod
     def build(cls, path, texts: Iterable[str], ids: Iterable | None = None, metadata: Iterable | None = None,
-              embedder=None, batch_size: int = 32) -> Index:
+              embedder=None, batch_size: int = 32, chunk_size: int = CHUNK) -> Index:
         """A new index at PATH (a folder that must not exist yet, or be empty) holding TEXTS."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -76,7 +76,7 @@ class Index:
         path.mkdir(parents=True, exist_ok=True)
         index = cls(path, store.new_manifest(_model_record(embedder)), embedder)
         try:
-            index.add(texts, ids, metadata, batch_size=batch_size, _first=True)
+            index.add(texts, ids, metadata, batch_size=batch_size, chunk_size=chunk_size, _first=True)
         except BaseException:
             for file in path.iterdir():  # a build that failed leaves nothing that looks like an index
                 file.unlink()
@@ -150,34 +150,49 @@ class Index:
 
     # -- writing ----------------------------------------------------------------------------------------
     def add(self, texts: Iterable[str], ids: Iterable | None = None, metadata: Iterable | None = None,
-            batch_size: int = 32, _first: bool = False) -> int:
-        """Embed and append TEXTS (read lazily, CHUNK at a time); all of them appear at once, or none. Returns the count."""
+            batch_size: int = 32, chunk_size: int = CHUNK, _first: bool = False) -> int:
+        """Embed and append TEXTS (read lazily, CHUNK_SIZE per segment); all of them appear at once, or none.
+
+        Returns how many were added. Raises InputError (and changes nothing) on an empty input, a
+        duplicate id, or ids / metadata that do not pair one to one with the texts.
+        """
         with store.writer_lock(self.path):
             manifest = self.manifest if _first else store.read_manifest(self.path)  # another writer may have added
             store.remove_strays(self.path, manifest)
-            seen = set() if _first else {row["id"] for s in manifest["segments"] for row in self._segment_rows(s)}
-            count, segments, number = manifest["count"], [], manifest["next_segment"]
-            ids_it = iter(ids) if ids is not None else None
-            meta_it = iter(metadata) if metadata is not None else None
-            texts_it = iter(texts)
-            while chunk := list(itertools.islice(texts_it, CHUNK)):
-                rows = self._rows_of(chunk, ids_it, meta_it, count, seen)
-                vectors = self.embedder.encode(chunk, batch_size=batch_size, normalize=True)
-                name = f"seg-{number:04d}"
-                store.write_segment(self.path, name, vectors, rows)
-                _crash_point("segment-written")
-                segments.append({"name": name, "rows": len(rows)})
-                self._rows[name] = rows
-                count, number = count + len(rows), number + 1
-            self._check_exhausted(ids_it, "ids"), self._check_exhausted(meta_it, "metadata")
-            if not segments:
-                raise InputError("no texts to add: the input is empty")
-            updated = {**manifest, "count": count, "next_segment": number, "segments": manifest["segments"] + segments}
+            try:
+                segments = self._write_segments(manifest, texts, ids, metadata, batch_size, chunk_size)
+            except BaseException:
+                store.remove_strays(self.path, manifest)  # what this add wrote, never listed: gone
+                raise
+            updated = {**manifest, "count": manifest["count"] + sum(s["rows"] for s in segments),
+                       "next_segment": manifest["next_segment"] + len(segments), "segments": manifest["segments"] + segments}
             _crash_point("before-commit")
             store.write_manifest(self.path, updated)
             _crash_point("after-commit")
             self.manifest = updated
-        return count - manifest["count"]
+        return updated["count"] - manifest["count"]
+
+    def _write_segments(self, manifest: dict, texts, ids, metadata, batch_size: int, chunk_size: int) -> list[dict]:
+        """New segment files (not yet listed in meta.json), CHUNK_SIZE texts each."""
+        seen = {row["id"] for s in manifest["segments"] for row in self._segment_rows(s)}
+        count, number, segments, written = manifest["count"], manifest["next_segment"], [], {}
+        ids_it = iter(ids) if ids is not None else None
+        meta_it = iter(metadata) if metadata is not None else None
+        texts_it = iter(texts)
+        while chunk := list(itertools.islice(texts_it, chunk_size)):
+            rows = self._rows_of(chunk, ids_it, meta_it, count, seen)
+            vectors = self.embedder.encode(chunk, batch_size=batch_size, normalize=True)
+            name = f"seg-{number:04d}"
+            store.write_segment(self.path, name, vectors, rows)
+            _crash_point("segment-written")
+            segments.append({"name": name, "rows": len(rows)})
+            written[name] = rows
+            count, number = count + len(rows), number + 1
+        self._check_exhausted(ids_it, "ids"), self._check_exhausted(meta_it, "metadata")
+        if not segments:
+            raise InputError("no texts to add: the input is empty")
+        self._rows.update(written)
+        return segments
 
     @staticmethod
     def _rows_of(chunk: list[str], ids_it, meta_it, start: int, seen: set) -> list[dict]:
@@ -186,9 +201,10 @@ class Index:
             where = f"row {start + i}"
             if not isinstance(text, str):
                 raise InputError(f"{where}: text is {type(text).__name__}, not a string")
-            rid = _check_id(next(ids_it, _MISSING), where) if ids_it is not None else start + i
+            rid = next(ids_it, _MISSING) if ids_it is not None else start + i
             if rid is _MISSING:
                 raise InputError(f"fewer ids than texts (ran out at {where})")
+            _check_id(rid, where)
             if rid in seen:
                 raise InputError(f"{where}: duplicate id {rid!r}; ids must be unique within an index")
             seen.add(rid)

@@ -43,7 +43,7 @@ def cmd_build(args, parser) -> int:
     model = load_model(args)
     start = time.perf_counter()
     index = Index.build(args.out, texts, ids, meta, embedder=model, batch_size=args.batch_size,
-                        chunk_size=args.chunk_size)
+                        chunk_size=args.chunk_size, ann=args.ann)
     print(f"built {args.out}: {len(index)} texts, {index.manifest['model']['name']} ({index.dim} dims) in "
           f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
@@ -77,7 +77,7 @@ def _line(text: str, width: int) -> str:
 
 def cmd_search(args, parser) -> int:
     index = _open(args)
-    results = index.search(args.queries, k=args.k)
+    results = index.search(args.queries, k=args.k, exact=args.exact)
     for n, (query, found) in enumerate(zip(args.queries, results)):
         if args.json:
             print(json.dumps({"query": query, "results": [
@@ -110,6 +110,8 @@ def register(command, common, positive_int) -> None:
     build = sub.add_parser("build", parents=[common, source], help="embed a file of texts into a new index",
                            description=INDEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     build.add_argument("--out", required=True, metavar="INDEX", help="the index folder to create (must not exist)")
+    build.add_argument("--ann", choices=["usearch"], help="also keep an HNSW graph for approximate search "
+                       "(pip install 'minilm[ann]'; every add extends it; see docs/search.md)")
     build.set_defaults(run=cmd_build, parser=build)
     add = sub.add_parser("add", parents=[common, source], help="append a file of texts to an index (all or nothing)",
                          description=INDEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,3 +125,4 @@ def register(command, common, positive_int) -> None:
     search.add_argument("queries", nargs="+", metavar="QUERY")
     search.add_argument("-k", type=positive_int, default=10, metavar="K", help="results per query (default: 10)")
     search.add_argument("--json", action="store_true", help="print JSON lines")
+    search.add_argument("--exact", action="store_true", help="exact search even when the index keeps an HNSW graph")

@@ -26,6 +26,7 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from . import indexstore as store
+from .indexann import KINDS
 from .errors import InputError, ModelNotFoundError, SearchIndexError
 
 CHUNK = 10_000  # texts embedded and written per segment during one add
@@ -62,19 +63,25 @@ class Index:
     def __init__(self, path: Path, manifest: dict, embedder):
         self.path, self.manifest, self.embedder = path, manifest, embedder
         self._rows: dict[str, list[dict]] = {}
+        self._graph = None
 
     # -- creating and opening ---------------------------------------------------------------------------
     @classmethod
     def build(cls, path, texts: Iterable[str], ids: Iterable | None = None, metadata: Iterable | None = None,
-              embedder=None, batch_size: int = 32, chunk_size: int = CHUNK) -> Index:
-        """A new index at PATH (a folder that must not exist yet, or be empty) holding TEXTS."""
+              embedder=None, batch_size: int = 32, chunk_size: int = CHUNK, ann: str | None = None) -> Index:
+        """A new index at PATH (a folder that must not exist yet, or be empty) holding TEXTS.
+
+        ``ann="usearch"`` also keeps an HNSW graph for approximate search (minilm.indexann).
+        """
         path = Path(path)
+        if ann is not None and ann not in KINDS:
+            raise InputError(f"ann must be one of {', '.join(KINDS)} (or None for exact search only), got {ann!r}")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SearchIndexError(f"{path}: already exists; add to it with `minilm index add` (Index.open(path).add) "
                                    "or remove it first")
         embedder = embedder if embedder is not None else _load(None)
         path.mkdir(parents=True, exist_ok=True)
-        index = cls(path, store.new_manifest(_model_record(embedder)), embedder)
+        index = cls(path, store.new_manifest(_model_record(embedder), ann), embedder)
         try:
             index.add(texts, ids, metadata, batch_size=batch_size, chunk_size=chunk_size, _first=True)
         except BaseException:
@@ -130,8 +137,11 @@ class Index:
         mats = [store.open_vectors(self.path, s, self.dim) for s in self.manifest["segments"]]
         return np.concatenate(mats) if mats else np.zeros((0, self.dim), np.float32)
 
-    def search(self, query: str | list[str], k: int = 10) -> list[Result] | list[list[Result]]:
-        """The K rows most similar to QUERY, best first; a list of queries gives a list of lists."""
+    def search(self, query: str | list[str], k: int = 10, exact: bool | None = None) -> list[Result] | list[list[Result]]:
+        """The K rows most similar to QUERY, best first; a list of queries gives a list of lists.
+
+        Exact unless the index keeps an approximate graph (built with ``ann=``) and ``exact`` is not True.
+        """
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise InputError(f"k must be a positive integer, got {k!r}")
         single = isinstance(query, str)
@@ -139,8 +149,14 @@ class Index:
         if not all(isinstance(q, str) for q in queries):
             raise InputError("search takes a string or a list of strings")
         vectors = self.embedder.encode(queries, normalize=True) if queries else np.zeros((0, self.dim), np.float32)
-        mats = [store.open_vectors(self.path, s, self.dim) for s in self.manifest["segments"]]
-        scores, rows = store.top_k(vectors.astype(np.float32), mats, k)
+        if self.manifest.get("ann") and not exact and len(queries):
+            from . import indexann
+            if self._graph is None:
+                self._graph = indexann.open_graph(self.path, self.manifest["ann"], len(self))
+            scores, rows = indexann.search(self._graph, vectors.astype(np.float32), k)
+        else:
+            mats = [store.open_vectors(self.path, s, self.dim) for s in self.manifest["segments"]]
+            scores, rows = store.top_k(vectors.astype(np.float32), mats, k)
         results = [[self._result(int(r), float(s)) for s, r in zip(srow, rrow)] for srow, rrow in zip(scores, rows)]
         return results[0] if single else results
 
@@ -161,15 +177,21 @@ class Index:
             store.remove_strays(self.path, manifest)
             try:
                 segments = self._write_segments(manifest, texts, ids, metadata, batch_size, chunk_size)
+                updated = {**manifest, "count": manifest["count"] + sum(s["rows"] for s in segments),
+                           "next_segment": manifest["next_segment"] + len(segments), "segments": manifest["segments"] + segments}
+                if manifest.get("ann"):  # the graph extended by the new rows, under a new name
+                    from . import indexann
+                    new = [store.open_vectors(self.path, seg, self.dim) for seg in segments]
+                    updated["ann"] = indexann.extend(self.path, manifest["ann"], self.dim, new, manifest["count"],
+                                                     updated["next_segment"])
             except BaseException:
                 store.remove_strays(self.path, manifest)  # what this add wrote, never listed: gone
                 raise
-            updated = {**manifest, "count": manifest["count"] + sum(s["rows"] for s in segments),
-                       "next_segment": manifest["next_segment"] + len(segments), "segments": manifest["segments"] + segments}
             _crash_point("before-commit")
             store.write_manifest(self.path, updated)
             _crash_point("after-commit")
-            self.manifest = updated
+            self.manifest, self._graph = updated, None
+            store.remove_strays(self.path, updated)  # the graph this add replaced (open readers keep their mapping)
         return updated["count"] - manifest["count"]
 
     def _write_segments(self, manifest: dict, texts, ids, metadata, batch_size: int, chunk_size: int) -> list[dict]:

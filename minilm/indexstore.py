@@ -25,6 +25,7 @@ from .errors import SearchIndexError
 
 FORMAT, VERSION = "minilm-index", 1
 SEGMENT = re.compile(r"seg-\d{4,}\.(npy|jsonl)$")
+GRAPH = re.compile(r"ann-\d{4,}\.usearch$")
 REBUILD = "rebuild it with `minilm index build` (or Index.build)"
 
 
@@ -46,8 +47,9 @@ def _write_atomic(target: Path, write) -> None:
     os.replace(tmp, target)
 
 
-def new_manifest(model: dict) -> dict:
-    return {"format": FORMAT, "version": VERSION, "model": model, "count": 0, "segments": [], "next_segment": 0}
+def new_manifest(model: dict, ann: str | None = None) -> dict:
+    manifest = {"format": FORMAT, "version": VERSION, "model": model, "count": 0, "segments": [], "next_segment": 0}
+    return {**manifest, "ann": {"kind": ann, "file": None, "rows": 0}} if ann else manifest
 
 
 def read_manifest(path: Path) -> dict:
@@ -118,11 +120,13 @@ def read_rows(path: Path, segment: dict) -> list[dict]:
 
 
 def remove_strays(path: Path, manifest: dict) -> list[str]:
-    """Delete what a killed writer left: temporary files and segments meta.json does not list."""
+    """Delete what a killed writer left: temporary files, segments and graphs meta.json does not list."""
     listed = {s["name"] for s in manifest["segments"]}
+    graph = (manifest.get("ann") or {}).get("file")
     removed = []
     for file in path.iterdir():
-        stray = file.name.endswith(".tmp") or (SEGMENT.match(file.name) and file.name.rsplit(".", 1)[0] not in listed)
+        stray = (file.name.endswith(".tmp") or (SEGMENT.match(file.name) and file.name.rsplit(".", 1)[0] not in listed)
+                 or (GRAPH.match(file.name) and file.name != graph))
         if stray:
             file.unlink(missing_ok=True)
             removed.append(file.name)

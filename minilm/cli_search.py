@@ -55,8 +55,9 @@ def _open(args):
     from .index import Index
     from .indexstore import read_manifest
     from pathlib import Path
-    if args.model is None:
-        args.model = read_manifest(Path(args.index))["model"]["path"]
+    if args.model is None:  # the recorded folder, else (index copied from another machine) its hub id
+        record = read_manifest(Path(args.index))["model"]
+        args.model = record["path"] if Path(record["path"]).exists() else record["name"]
     return Index.open(args.index, embedder=load_model(args))
 
 

@@ -78,3 +78,16 @@ def test_errors_and_exit_codes(capsys, tmp_path, jsonl):
     (idx / "meta.json").write_text("{", encoding="utf-8")
     code, _, err = run(capsys, "search", idx, "x")
     assert code == 8 and "corrupt manifest" in err and "rebuild it" in err
+
+
+def test_parquet_columns(capsys, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    path, idx = tmp_path / "docs.parquet", tmp_path / "idx"
+    pq.write_table(pa.table({"body": TEXTS, "uid": list(range(100, 106)), "source": ["pypi"] * 6}), path)
+    code, _, err = run(capsys, "index", "build", "--input", path, "--column", "body", "--id-column", "uid",
+                       "--meta", "source", "--out", idx)
+    assert code == 0, err
+    code, out, _ = run(capsys, "search", idx, "apple dessert", "-k", "1", "--json")
+    assert json.loads(out)["results"][0] | {"score": 0} == {"rank": 1, "id": 103, "score": 0, "text": TEXTS[3],
+                                                          "metadata": {"source": "pypi"}}

@@ -73,6 +73,8 @@ def test_errors_and_exit_codes(capsys, tmp_path, jsonl):
     empty.write_text("", encoding="utf-8")
     code, _, err = run(capsys, "index", "add", idx, "--input", empty)
     assert code == 5 and "the input is empty" in err
+    code, _, err = run(capsys, "index", "add", idx, "--input", empty, "--id-field", "id")
+    assert code == 5 and "a plain-text file has no fields; --id-field / --meta need JSONL, CSV or Parquet" in err
     code, _, err = run(capsys, "search", idx, "x", "-k", "0")
     assert code == 2 and "expected a positive integer" in err
     (idx / "meta.json").write_text("{", encoding="utf-8")

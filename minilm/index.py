@@ -1,4 +1,4 @@
-"""An embedded on-disk vector index: texts, ids, metadata and unit vectors, exact cosine search, no server.
+"""An embedded on-disk vector index: texts, ids, metadata and unit vectors, cosine search, no server.
 
     >>> from minilm.index import Index
     >>> index = Index.build("docs.idx", ["a cat", "a dog"], ids=["c", "d"])
@@ -11,8 +11,9 @@
 The index records the model it was built with (path, hub id, dim, normalize) and opens it when no
 embedder is given. Scores are cosine similarities (vectors are stored L2-normalised). Ids are
 unique within an index: ``add`` refuses an id already present or repeated (no upsert); without ids,
-rows are numbered 0, 1, 2, ... in insertion order. Storage and crash safety: minilm.indexstore;
-why exact search: docs/search.md.
+rows are numbered from the index's count on. Search is exact, or approximate over a usearch HNSW
+graph for an index built with ``ann="usearch"`` (minilm.indexann). Storage and crash safety:
+minilm.indexstore; why exact search by default: docs/search.md.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from . import indexstore as store
-from .indexann import KINDS
 from .errors import InputError, ModelNotFoundError, SearchIndexError
+from .indexann import KINDS
 
 CHUNK = 10_000  # texts embedded and written per segment during one add
 
@@ -40,7 +41,7 @@ class Result(NamedTuple):
 
 
 def _crash_point(stage: str) -> None:
-    """Test hook: MINILM_INDEX_CRASH_AT=STAGE kills this process with SIGKILL at STAGE (see tests/test_index.py)."""
+    """Test hook: MINILM_INDEX_CRASH_AT=STAGE kills this process with SIGKILL at STAGE (see tests/test_index_kill.py)."""
     if os.environ.get("MINILM_INDEX_CRASH_AT") == stage:
         os.kill(os.getpid(), signal.SIGKILL)
 

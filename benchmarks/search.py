@@ -149,7 +149,8 @@ def main() -> None:
     for q in texts("long.jsonl", 20):
         model.encode(q.split(". ")[0])
     print(f"\nembedding one query (all-MiniLM-L6-v2, onnxruntime): {(time.perf_counter() - t) / 20 * 1e3:.1f} ms\n")
-    print("| method | vectors | build (s) | query p50 (ms) | p95 (ms) | 32 per call (ms/query) | RSS (MB) | RSS anon (MB) | recall@10 |")
+    print("| method | vectors | build (s) | query p50 (ms) | p95 (ms) | 32 per call (ms/query) | RSS (MB) "
+          "| RSS anon (MB) | recall@10 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['method']} | {r['size']} | {r['build_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['batched_ms_per_query']} | "

@@ -16,7 +16,9 @@ from .errors import (
     MinilmError,
     MissingDependencyError,
     ModelNotFoundError,
+    SearchIndexError,
 )
+from .index import Index
 
 __version__ = "0.1.0"
 
@@ -26,10 +28,12 @@ __all__ = [
     "ConfigError",
     "Embedder",
     "GraphError",
+    "Index",
     "InputError",
     "MinilmError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "SearchIndexError",
     "__version__",
     "load",
 ]

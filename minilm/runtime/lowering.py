@@ -45,6 +45,7 @@ class _Lowering:
         self.initializers: list[onnx.TensorProto] = []
         self.counter = 0
         self._shared: dict = {}
+        self.aliases: dict[str, str] = {}  # operand -> ONNX value computing it (set by fusion)
 
     def shared(self, key, make) -> str:
         """A value emitted once and reused (e.g. the int32 mask every fused attention reads)."""
@@ -86,6 +87,8 @@ class _Lowering:
 
     def name(self, operand: str) -> str:
         """The ONNX value of an operand: float16 operands live as float32 under another name."""
+        if operand in self.aliases:
+            return self.aliases[operand]
         return operand + "__f32" if self.graph.operands[operand].dtype == "float16" else operand
 
     def np_dtype(self, operand: str) -> np.dtype:

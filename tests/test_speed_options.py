@@ -129,3 +129,14 @@ def test_token_budget_and_concurrent_runs_keep_the_answers(tmp_path):
         np.testing.assert_allclose(model.encode(texts, max_batch_tokens=tokens), one_by_one, atol=1e-6)
     with pytest.raises(ValueError, match="max_batch_tokens must be a positive integer"):
         model.encode(texts, max_batch_tokens=0)
+
+
+def test_rewritten_weights_file_invalidates_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_tiny_model(tmp_path / "m")
+    before = minilm.load(folder).encode("hello world")
+    assert minilm.load(folder).encode("hello world").tolist() == before.tolist()  # a hit gives the same vector
+    write_tiny_model(folder, random_weights(CONFIG, seed=5))                      # same path, new weights
+    after = minilm.load(folder).encode("hello world")
+    assert not np.allclose(after, before)
+    assert len(list((tmp_path / "cache" / "models").glob("*.onnx"))) == 2

@@ -5,7 +5,10 @@ Where: ``$MINILM_CACHE_DIR``, else ``$XDG_CACHE_HOME/minilm``, else ``~/.cache/m
 ``MINILM_CACHE_DIR=off`` to disable. Entry: ``models/<key>.onnx``. The key is a SHA-256 of
 everything the model depends on: the graph (ops, attributes, shapes, every constant's bytes, so the
 weights), the source of the code that lowers it (so editing the lowering invalidates), and the
-options (fusion, quantisation, onnxruntime version, providers). Entries are written to a temporary
+options (fusion, quantisation, onnxruntime version, providers). A constant memory-mapped from a
+weights file (safetensors) is keyed by that file's identity instead of its bytes (path, inode,
+size, mtime in ns, offset): rewriting the file changes them, and a new process need not read
+90 MB to find its entry. Entries are written to a temporary
 file and renamed into place, so a reader never sees half a file; an entry that fails to load is
 deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
 """
@@ -18,6 +21,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from ..graph import Graph
 
@@ -52,9 +57,29 @@ def key(graph: Graph, options: dict) -> str:
     h.update(repr(sorted(graph.outputs.items())).encode())
     for name in sorted(graph.constants):
         value = graph.constants[name]
-        h.update(f"{name}|{value.dtype}|{value.shape}|".encode())
-        h.update(memoryview(value).cast("B") if value.flags.c_contiguous and value.size else value.tobytes())
+        h.update(f"{name}|{value.dtype}|{value.shape}|{value.strides}|".encode())
+        mapped = _file_identity(value)
+        if mapped:
+            h.update(mapped.encode())
+        else:
+            h.update(memoryview(value).cast("B") if value.flags.c_contiguous and value.size else value.tobytes())
     return h.hexdigest()
+
+
+def _file_identity(value) -> str | None:
+    """``path|inode|size|mtime_ns|offset`` of an array mapped read-only from a file, else None."""
+    root = value
+    while isinstance(getattr(root, "base", None), np.ndarray):
+        root = root.base
+    filename = getattr(root, "filename", None)
+    if not isinstance(root, np.memmap) or not filename or root.flags.writeable or root.mode != "r":
+        return None
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    offset = value.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return f"{filename}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{root.offset}|{offset}"
 
 
 def _entry(key: str) -> Path | None:

@@ -140,3 +140,15 @@ def test_rewritten_weights_file_invalidates_the_cache(tmp_path, monkeypatch):
     after = minilm.load(folder).encode("hello world")
     assert not np.allclose(after, before)
     assert len(list((tmp_path / "cache" / "models").glob("*.onnx"))) == 2
+
+
+def test_cli_int8_switch(capsys):
+    import json
+    from minilm.cli import main
+    assert main(["embed", "--int8", "hello world"]) == 0
+    int8 = np.array(json.loads(capsys.readouterr().out)["embedding"])
+    assert main(["embed", "hello world"]) == 0
+    fp32 = np.array(json.loads(capsys.readouterr().out)["embedding"])
+    assert 0.99 <= float(int8 @ fp32) < 0.99999
+    assert main(["embed", "--backend", "numpy", "--int8", "hello"]) != 0
+    assert "quantize= applies to the onnxruntime backend only" in capsys.readouterr().err

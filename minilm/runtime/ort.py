@@ -3,8 +3,8 @@
 Speed (docs/perf-notes.md): the graph is lowered with fused attention / skip layer norms
 (runtime/fusion.py), optionally quantised to int8 (runtime/quantize.py), and the optimised model is
 kept in a cache (runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
-concurrently on ``workers`` single-threaded runs of one session (``run_many``), which scales better
-on a few cores than one run split over intra-op threads.
+``workers`` at a time on one session (``run_many``), which scales better on a few cores than one run
+after another split over intra-op threads; a single batch still gets all ``threads``.
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ def _session_options(threads: int, level: str = "ORT_ENABLE_ALL"):
 
 
 class OnnxRuntimeExecutor:
-    """Fast path. ``threads``: cores to use (default: the cores this process may use). ``workers``:
-    concurrent runs for ``run_many`` (default ``threads``, each run single-threaded; 1 = one run with
-    ``threads`` intra-op threads). ``fuse``: contrib-op lowering; ``quantize``: None or "int8";
+    """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
+    concurrent runs for ``run_many`` (default ``threads``; 1 = one run after another). ``fuse``: contrib-op lowering; ``quantize``: None or "int8";
     ``cache``: keep the optimised model on disk (see model_cache)."""
 
     name = "onnxruntime"
@@ -62,9 +61,8 @@ class OnnxRuntimeExecutor:
         self.fuse = fuse or quantize is not None
         self.providers_wanted = providers or ["CPUExecutionProvider"]
         self._pool = None
-        intra = max(1, self.threads // self.workers)
         try:
-            self.session = self._build(intra, cache)
+            self.session = self._build(self.threads, cache)
         except BackendError:
             raise
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph types

@@ -44,6 +44,7 @@ def child_env(threads: int) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared, oversubscribed cores: spinning OpenMP (torch) stalls
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent)] + [p for p in [env.get("PYTHONPATH")] if p])
     return env
 
@@ -179,6 +180,7 @@ def main() -> None:
     lengths = {c: token_lengths(args.model_dir, read_texts(path, n), args.max_length) for c, (path, n) in corpora.items()}
     rows = perf_report.rows(found, colds, lengths, ceiling.get("gflops"), FLOP_PER_TOKEN, ATTN_FLOP_PER_TOKEN_LEN)
     meta = perf_report.machine(args, ceiling, ref)
+    meta["omp_wait_policy"] = env["OMP_WAIT_POLICY"]
     print(perf_report.markdown(rows, meta))
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

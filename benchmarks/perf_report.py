@@ -62,7 +62,8 @@ def _f(value, fmt: str, missing: str = "–") -> str:
 def markdown(table: list[dict], meta: dict) -> str:
     v, c = meta["versions"], meta["ceiling"]
     ref = meta["reference"] or "none"
-    lines = [f"machine: {meta['cpu']}, {meta['cores']} cores, threads={meta['threads']}; "
+    lines = [f"machine: {meta['cpu']}, {meta['cores']} cores, threads={meta['threads']}, "
+             f"OMP_WAIT_POLICY={meta.get('omp_wait_policy', 'unset')}; "
              + ", ".join(f"{k} {x}" for k, x in v.items()),
              f"GEMM ceiling (fp32, measured now): {_f(c.get('gflops'), '.0f', 'n/a')} GFLOP/s "
              f"(numpy {_f(c.get('numpy_gflops'), '.0f', 'n/a')}, onnxruntime {_f(c.get('onnxruntime_gflops'), '.0f', 'n/a')})", "",
@@ -87,7 +88,7 @@ def _get(table, method, corpus, field):
 
 
 def _line(ok, text: str) -> str:
-    return f"- {'n/a ' if ok is None else ('PASS' if ok else 'FAIL')}: {text}"
+    return f"- {'n/a' if ok is None else ('PASS' if ok else 'FAIL')}: {text}"
 
 
 def targets(table: list[dict], meta: dict) -> list[str]:

@@ -103,7 +103,7 @@ def _minilm(ctx, **kwargs):
     import minilm
 
     model = minilm.load(threads=ctx.threads, **kwargs)
-    return (lambda texts: model.encode(texts, batch_size=32), lambda text: model.encode(text))
+    return model.encode, model.encode  # its own default batching, whatever the engine does now
 
 
 def minilm_fp32(ctx):

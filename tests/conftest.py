@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 import minilm
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# built models go to a cache of this run, not the user's (subprocesses inherit it)
+os.environ["MINILM_CACHE_DIR"] = tempfile.mkdtemp(prefix="minilm-test-cache-")
 BACKENDS = ["onnxruntime", "numpy"]
 
 

@@ -13,7 +13,7 @@ def _numpy(graph, threads, **options):
 
 def _onnxruntime(graph, threads, **options):
     from .ort import OnnxRuntimeExecutor
-    return OnnxRuntimeExecutor(graph, threads)
+    return OnnxRuntimeExecutor(graph, threads, **options)
 
 
 def _torch(graph, threads, **options):
@@ -30,10 +30,15 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache"), "torch": ("device", "dtype")}
+
+
 def make_executor(backend: str, graph: Graph, threads: int | None = None, **options):
-    """``options``: device= and dtype= for the torch backend."""
-    if options and backend != "torch":
-        raise BackendError(f"{', '.join(sorted(options))}= applies to the torch backend only, not {backend!r}")
+    """``options``: device= and dtype= for the torch backend; quantize=, workers=, fuse=, cache= for onnxruntime."""
+    wrong = sorted(k for k in options if k not in OPTIONS[check_backend(backend)])
+    if wrong:
+        owners = [b for b, names in OPTIONS.items() if wrong[0] in names]
+        raise BackendError(f"{', '.join(wrong)}= applies to the {owners[0] if owners else 'no'} backend only, not {backend!r}")
     return BACKENDS[check_backend(backend)](graph, threads, **options)
 
 

@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ..errors import BackendError
 from ..graph import Graph, Node
 from ..graph.ir import DTYPES
+from . import fusion
 from . import lowering_nn as nn
 
 OPSET = 20  # Gelu arrived in opset 20; opset 18 moved reduce axes to an input
@@ -43,6 +44,14 @@ class _Lowering:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.counter = 0
+        self._shared: dict = {}
+        self.aliases: dict[str, str] = {}  # operand -> ONNX value computing it (set by fusion)
+
+    def shared(self, key, make) -> str:
+        """A value emitted once and reused (e.g. the int32 mask every fused attention reads)."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     def fresh(self, hint: str) -> str:
         self.counter += 1
@@ -78,6 +87,8 @@ class _Lowering:
 
     def name(self, operand: str) -> str:
         """The ONNX value of an operand: float16 operands live as float32 under another name."""
+        if operand in self.aliases:
+            return self.aliases[operand]
         return operand + "__f32" if self.graph.operands[operand].dtype == "float16" else operand
 
     def np_dtype(self, operand: str) -> np.dtype:
@@ -168,14 +179,21 @@ def _value_info(name: str, dtype: str, shape) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, ONNX_TYPES[dtype], list(shape))
 
 
-def to_onnx(graph: Graph) -> onnx.ModelProto:
-    """The ONNX model computing ``graph``; graph outputs keep their public names."""
+def to_onnx(graph: Graph, fuse: bool = False) -> onnx.ModelProto:
+    """The ONNX model computing ``graph``; graph outputs keep their public names.
+
+    ``fuse``: lower BERT attention / residual layer norms to ONNX Runtime contrib ops (runtime/fusion.py);
+    the model then needs ONNX Runtime."""
     low = _Lowering(graph)
     for name, operand in graph.inputs.items():
         if operand.dtype == "float16":
             low.emit("Cast", [name], [low.name(name)], to=TensorProto.FLOAT)
-    for node in graph.nodes:
-        low.node(node)
+    plan = fusion.plan(graph) if fuse else fusion.Plan()
+    for i, node in enumerate(graph.nodes):
+        if i in plan.emit:
+            plan.emit[i](low)
+        elif i not in plan.skip:
+            low.node(node)
     for public, operand in graph.outputs.items():
         if graph.operands[operand].dtype == "float16":
             low.emit("Cast", [low.name(operand)], [public], to=TensorProto.FLOAT16)
@@ -185,12 +203,15 @@ def to_onnx(graph: Graph) -> onnx.ModelProto:
         value = value.astype(np.float32) if value.dtype == np.float16 else value
         low.initializers.append(numpy_helper.from_array(np.array(value, order="C", copy=not value.flags.c_contiguous),
                                                         low.name(key)))
+    if plan.emit:
+        low.nodes, low.initializers = fusion.prune(low.nodes, low.initializers, list(graph.outputs))
     onnx_graph = helper.make_graph(
         low.nodes, graph.name,
         [_value_info(o.name, o.dtype, o.shape) for o in graph.inputs.values()],
         [_value_info(public, graph.operands[op].dtype, graph.operands[op].shape) for public, op in graph.outputs.items()],
         initializer=low.initializers,
     )
-    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="minilm")
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(fusion.MS, 1)] if plan.emit else [])
+    model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="minilm")
     model.ir_version = 10
     return model

@@ -1,15 +1,25 @@
-"""The ONNX Runtime executor: lowers the graph to ONNX and runs it in an InferenceSession."""
+"""The ONNX Runtime executor: lowers the graph to ONNX and runs it in an InferenceSession.
+
+Speed (docs/perf-notes.md): the graph is lowered with fused attention / skip layer norms
+(runtime/fusion.py), optionally quantised to int8 (runtime/quantize.py), and the optimised model is
+kept in a cache (runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
+concurrently on ``workers`` single-threaded runs of one session (``run_many``), which scales better
+on a few cores than one run split over intra-op threads.
+"""
 
 from __future__ import annotations
 
 import os
+from collections import deque
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..errors import BackendError
 from ..graph import Graph
 from .feeds import bind_symbols
-from .lowering import to_onnx
+
+QUANTIZE = (None, "int8")
 
 
 def default_threads() -> int:
@@ -19,27 +29,80 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def check_quantize(quantize: str | None) -> str | None:
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}, got {quantize!r}")
+    return quantize
+
+
+def _session_options(threads: int, level: str = "ORT_ENABLE_ALL"):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    options.log_severity_level = 3
+    return options
+
+
 class OnnxRuntimeExecutor:
-    """Fast path. ``threads`` = intra-op threads (default: the cores this process may use)."""
+    """Fast path. ``threads``: cores to use (default: the cores this process may use). ``workers``:
+    concurrent runs for ``run_many`` (default ``threads``, each run single-threaded; 1 = one run with
+    ``threads`` intra-op threads). ``fuse``: contrib-op lowering; ``quantize``: None or "int8";
+    ``cache``: keep the optimised model on disk (see model_cache)."""
 
     name = "onnxruntime"
 
-    def __init__(self, graph: Graph, threads: int | None = None, providers: list[str] | None = None):
-        import onnxruntime as ort
-
+    def __init__(self, graph: Graph, threads: int | None = None, providers: list[str] | None = None,
+                 fuse: bool = True, quantize: str | None = None, cache: bool = True, workers: int | None = None):
         self.graph = graph
         self.threads = threads or default_threads()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
+        self.workers = max(1, min(workers or self.threads, self.threads))
+        self.quantize = check_quantize(quantize)
+        self.fuse = fuse or quantize is not None
+        self.providers_wanted = providers or ["CPUExecutionProvider"]
+        self._pool = None
+        intra = max(1, self.threads // self.workers)
         try:
-            model = to_onnx(graph).SerializeToString()
-            self.session = ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])
+            self.session = self._build(intra, cache)
+        except BackendError:
+            raise
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph types
             raise BackendError(f"onnxruntime could not build the graph {graph.name!r}: {exc}") from exc
         self.providers = self.session.get_providers()
+
+    def _build(self, intra: int, cache: bool):
+        import onnxruntime as ort
+        from . import model_cache
+
+        def session(source):
+            return ort.InferenceSession(source, _session_options(intra), providers=self.providers_wanted)
+
+        if not cache:
+            return session(self._onnx_bytes())
+        key = model_cache.key(self.graph, {"fuse": self.fuse, "quantize": self.quantize, "ort": ort.__version__,
+                                           "providers": self.providers_wanted})
+        path = model_cache.lookup(key)
+        if path is not None:
+            try:
+                return session(str(path))
+            except Exception:  # a corrupt or foreign entry: drop it and rebuild
+                model_cache.discard(key)
+
+        def write(tmp):  # ORT writes its optimised model (extended level: no machine-specific layouts)
+            options = _session_options(1, "ORT_ENABLE_EXTENDED")
+            options.optimized_model_filepath = str(tmp)
+            ort.InferenceSession(self._onnx_bytes(), options, providers=self.providers_wanted)
+        path = model_cache.store(key, write)
+        return session(str(path)) if path is not None else session(self._onnx_bytes())
+
+    def _onnx_bytes(self) -> bytes:
+        from .lowering import to_onnx
+        model = to_onnx(self.graph, fuse=self.fuse)
+        if self.quantize:
+            from .quantize import quantize_int8
+            model = quantize_int8(model)
+        return model.SerializeToString()
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         bind_symbols(self.graph, feeds)
@@ -49,3 +112,19 @@ class OnnxRuntimeExecutor:
         except Exception as exc:
             raise BackendError(f"onnxruntime failed to run {self.graph.name!r}: {exc}") from exc
         return dict(zip(names, values))
+
+    def run_many(self, batches: Iterable[dict[str, np.ndarray]], outputs: list[str] | None = None) -> Iterator[dict]:
+        """``run`` over batches, ``workers`` at a time (ORT releases the GIL); results in order."""
+        if self.workers == 1:
+            yield from (self.run(feeds, outputs) for feeds in batches)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minilm-ort")
+        pending: deque = deque()
+        for feeds in batches:  # the next batch's feeds are built while the current ones run
+            pending.append(self._pool.submit(self.run, feeds, outputs))
+            if len(pending) > self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

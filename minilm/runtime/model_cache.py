@@ -1,0 +1,127 @@
+"""A disk cache of optimised ONNX models, so a new process skips lowering, fusing, quantising and
+ONNX Runtime's graph optimisation.
+
+Where: ``$MINILM_CACHE_DIR``, else ``$XDG_CACHE_HOME/minilm``, else ``~/.cache/minilm``; set
+``MINILM_CACHE_DIR=off`` to disable. Entry: ``models/<key>.onnx``. The key is a SHA-256 of
+everything the model depends on: the graph (ops, attributes, shapes, every constant's bytes, so the
+weights), the source of the code that lowers it (so editing the lowering invalidates), and the
+options (fusion, quantisation, onnxruntime version, providers). A constant memory-mapped from a
+weights file (safetensors) is keyed by that file's identity instead of its bytes (path, inode,
+size, mtime in ns, offset): rewriting the file changes them, and a new process need not read
+90 MB to find its entry. Entries are written to a temporary
+file and renamed into place, so a reader never sees half a file; an entry that fails to load is
+deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..graph import Graph
+
+DISABLED = ("off", "0", "none", "")
+SOURCES = ("lowering.py", "lowering_nn.py", "fusion.py", "quantize.py", "ort.py", "model_cache.py")
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when disabled (MINILM_CACHE_DIR=off)."""
+    explicit = os.environ.get("MINILM_CACHE_DIR")
+    if explicit is not None:
+        return None if explicit.strip().lower() in DISABLED else Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "minilm"
+
+
+def _code_version() -> bytes:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in SOURCES:
+        path = here / name
+        h.update(name.encode() + (path.read_bytes() if path.exists() else b"-"))
+    return h.digest()
+
+
+def key(graph: Graph, options: dict) -> str:
+    """SHA-256 (hex) of the graph, its constants' bytes, the lowering code and ``options``."""
+    h = hashlib.sha256(_code_version())
+    h.update(json.dumps(options, sort_keys=True, default=str).encode())
+    h.update(repr([(n.op, n.inputs, n.outputs, sorted(n.attributes.items())) for n in graph.nodes]).encode())
+    h.update(repr([(o.name, o.dtype, o.shape) for o in graph.inputs.values()]).encode())
+    h.update(repr(sorted(graph.outputs.items())).encode())
+    for name in sorted(graph.constants):
+        value = graph.constants[name]
+        h.update(f"{name}|{value.dtype}|{value.shape}|{value.strides}|".encode())
+        mapped = _file_identity(value)
+        if mapped:
+            h.update(mapped.encode())
+        else:
+            h.update(memoryview(value).cast("B") if value.flags.c_contiguous and value.size else value.tobytes())
+    return h.hexdigest()
+
+
+def _file_identity(value) -> str | None:
+    """``path|inode|size|mtime_ns|offset`` of an array mapped read-only from a file, else None."""
+    root = value
+    while isinstance(getattr(root, "base", None), np.ndarray):
+        root = root.base
+    filename = getattr(root, "filename", None)
+    if not isinstance(root, np.memmap) or not filename or root.flags.writeable or root.mode != "r":
+        return None
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    offset = value.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return f"{filename}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{root.offset}|{offset}"
+
+
+def _entry(key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / "models" / f"{key}.onnx"
+
+
+def lookup(key: str) -> Path | None:
+    """The cached model file for ``key``, or None."""
+    path = _entry(key)
+    return path if path is not None and path.is_file() and path.stat().st_size > 0 else None
+
+
+def discard(key: str) -> None:
+    path = _entry(key)
+    if path is not None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def store(key: str, write: Callable[[Path], None]) -> Path | None:
+    """Have ``write(tmp_path)`` produce the model, then move it into place atomically; None when the
+    cache is disabled or not writable (the caller then builds in memory)."""
+    path = _entry(key)
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".onnx")
+        os.close(fd)
+    except OSError:
+        return None
+    try:
+        write(Path(tmp))
+        if os.path.getsize(tmp) == 0:
+            return None
+        os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

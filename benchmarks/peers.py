@@ -114,7 +114,7 @@ def minilm_int8(ctx):
     import minilm
 
     if "quantize" not in inspect.signature(minilm.load).parameters:
-        raise Unavailable("n/a: this minilm.load has no quantize= parameter")
+        raise Unavailable("this minilm.load has no quantize= parameter")
     return _minilm(ctx, quantize="int8")
 
 

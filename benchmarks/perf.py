@@ -118,11 +118,27 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def top10(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
-    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+def similarities(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    v = vectors.astype(np.float64) / np.linalg.norm(vectors, axis=1, keepdims=True)
     sims = v[queries] @ v.T
     sims[np.arange(len(queries)), queries] = -np.inf  # a text is not its own neighbour
-    return np.argpartition(-sims, k, axis=1)[:, :k]
+    return sims
+
+
+def top10(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    return np.argpartition(-similarities(vectors, queries), k, axis=1)[:, :k]
+
+
+def overlap10(mine: np.ndarray, reference: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    """Share of my top-k that is in the reference's top-k; a tie with the reference's k-th counts.
+
+    Ties matter: the corpus repeats some texts, so several neighbours can share the k-th
+    similarity and which of them argpartition keeps is arbitrary.
+    """
+    ref_sims = similarities(reference, queries)
+    kth = -np.partition(-ref_sims, k - 1, axis=1)[:, k - 1]
+    picked = np.take_along_axis(ref_sims, top10(mine, queries, k), axis=1)
+    return float(np.mean(picked >= kth[:, None] - 1e-6))
 
 
 def add_quality(rows: dict, vec_dir: Path, queries: int) -> str | None:
@@ -139,9 +155,7 @@ def add_quality(rows: dict, vec_dir: Path, queries: int) -> str | None:
         cos = cosines(a, b)
         row["min_cos"], row["mean_cos"] = float(cos.min()), float(cos.mean())
         if corpus == "short":
-            q = query_indices(len(a), queries)
-            ours, truth = top10(a, q), top10(b, q)
-            row["overlap10"] = float(np.mean([len(set(x) & set(y)) / 10 for x, y in zip(ours, truth)]))
+            row["overlap10"] = overlap10(a, b, query_indices(len(a), queries))
     return ref
 
 

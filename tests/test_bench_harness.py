@@ -66,6 +66,10 @@ def test_top10_excludes_the_query_itself():
     q = query_indices(50, 5)
     hits = perf.top10(v, q)
     assert hits.shape == (5, 10) and not any(i in row for i, row in zip(q, hits))
+    assert perf.overlap10(v, v, q) == 1.0
+    tied = np.vstack([v, v[:10]])  # duplicates tie with their originals: either counts as a hit
+    assert perf.overlap10(tied, tied + 1e-9, query_indices(60, 5)) == 1.0
+    assert perf.overlap10(np.random.default_rng(1).standard_normal((50, 8)), v, q) < 0.6
 
 
 def test_targets_pass_and_fail_from_numbers():

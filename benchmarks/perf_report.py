@@ -121,7 +121,7 @@ def targets(table: list[dict], meta: dict) -> list[str]:
                      f"(median of {meta['cold_runs']}): {_f(cs, '.2f', 'n/a')} s" + (f" (for context: {context})" if context else "")))
     rss, st = g("minilm", "short", "rss_mb"), g("sentence-transformers", "short", "rss_mb")
     out.append(_line(None if rss is None else rss <= TARGET_RSS_MB, f"minilm peak RSS on the short corpus <= {TARGET_RSS_MB} MB: "
-                     f"{_f(rss, '.0f', 'n/a')} MB (sentence-transformers: {_f(st, '.0f', 'n/a')} MB)"))
+                     f"{_f(rss, '.0f', 'n/a')} MB (sentence-transformers: {_f(st, '.0f', 'n/a')} MB)".replace("n/a MB", "n/a")))
     return out
 
 

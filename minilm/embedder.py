@@ -111,7 +111,7 @@ class Embedder:
         executor = self.executor(output, normalize)
         batches = token_batches(ids, batch_size, max_batch_tokens or self.max_batch_tokens)
         feeds = (self._feeds([ids[i] for i in chunk]) for chunk in batches)
-        run_many = getattr(executor, "run_many", None)
+        run_many = getattr(executor, "run_many", None) if len(batches) > 1 else None  # one batch: no thread hop
         outs = run_many(feeds, [output]) if run_many else (executor.run(f, [output]) for f in feeds)
         if show_progress_bar:
             from tqdm.auto import tqdm

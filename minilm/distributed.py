@@ -89,6 +89,7 @@ def run(input: str, output: str, model=None, address: str | None = None, column:
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  **({} if address else {"include_dashboard": False}))
+    ray.data.DataContext.get_current().execution_options.preserve_order = True  # reads too, not only the map
     ds = embed_dataset(read(input), model, column, workers=workers, threads=threads, batch_size=batch_size,
                        normalize=normalize, rows_per_batch=rows_per_batch).materialize()
     ds.write_parquet(output)

@@ -1,4 +1,4 @@
-"""A stand-in for ``minilm.index`` (built on another branch): ``Index.open(path).search(query, k)``
+"""A stand-in for ``minilm.index`` for the playground route tests: ``Index.open(path).search(query, k)``
 returning results with ``.id``, ``.score``, ``.text``, scored by the real embedder over a few texts."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The playground in a real browser: headless Chromium (Debian's /usr/bin/chromium, never a
-downloaded one) driven by Playwright. The page is served by ``minilm serve --index fake.idx`` on a free
-loopback port, in a subprocess where tests/fakeindex.py stands in for ``minilm.index``. Checks:
+downloaded one) driven by Playwright. The page is served by ``minilm serve --index IDX`` on a free
+loopback port, in a subprocess, over an index built by ``minilm index build`` from a few texts. Checks:
 the heatmap of the five example sentences equals ``Embedder.similarity`` (|diff| < 1e-3), the
 in-browser onnxruntime-web vectors equal the server's, WebNN's status is reported, search shows
 top-k with scores. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
@@ -21,7 +21,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-import fakeindex  # noqa: E402
 from minilm.compare import EXAMPLES  # noqa: E402
 from minilm.server.playground import STATIC, VENDOR  # noqa: E402
 from test_server import free_port  # noqa: E402
@@ -32,11 +31,20 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 ARTIFACTS = Path(os.environ.get("MINILM_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
 
+CORPUS = ["The cat sits on the mat", "A dog sleeps in the garden", "Stock markets fell sharply today",
+          "Python is a programming language", "It is raining in London", "Kittens like to play with yarn"]
+
+
 @pytest.fixture(scope="module")
-def url():
-    """`minilm serve --index fake.idx` in a subprocess (tests/fakeindex.py stands in for minilm.index)."""
+def url(tmp_path_factory):
+    """`minilm index build` over CORPUS, then `minilm serve --index` on it, in subprocesses."""
+    folder = tmp_path_factory.mktemp("browser")
+    (folder / "corpus.txt").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    index = folder / "corpus.idx"
+    subprocess.run([sys.executable, "-m", "minilm", "index", "build", "--input", str(folder / "corpus.txt"), "--out", str(index)],
+                   check=True, timeout=300, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(Path(fakeindex.__file__)), "serve", "--port", str(port), "--index", "fake.idx"],
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--index", str(index)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):

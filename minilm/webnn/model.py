@@ -74,7 +74,7 @@ class WebnnEmbedder(Embedder):
         return super().encode(texts, *args, **kwargs)
 
     def encode_ids(self, ids, batch_size: int = 32, normalize=None, output="sentence_embedding",
-                   show_progress_bar=False, single=False):
+                   show_progress_bar=False, single=False, max_batch_tokens=None):  # fixed shapes: the export's batch
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
         executor = self.executor(output, normalize)
         rows = []

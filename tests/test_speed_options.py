@@ -122,7 +122,9 @@ def test_token_batches_respect_both_limits():
 
 def test_token_budget_and_concurrent_runs_keep_the_answers(tmp_path):
     model = minilm.load(write_tiny_model(tmp_path / "m"), threads=2)
-    assert model.executor("sentence_embedding", True).workers == 2
+    executor = model.executor("sentence_embedding", True)
+    assert executor.workers == 1  # the default: one run at a time on all threads
+    executor.workers = 2  # concurrent runs (make_executor(..., workers=2)) must give the same answers
     texts = ["hello world", "a b c d e f g h i j k", "", "abc", "hello"] * 7
     one_by_one = np.stack([model.encode(t) for t in texts])
     for tokens in (1, 8, 64, 10_000):

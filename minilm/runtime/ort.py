@@ -47,7 +47,9 @@ def _session_options(threads: int, level: str = "ORT_ENABLE_ALL"):
 
 class OnnxRuntimeExecutor:
     """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
-    concurrent runs for ``run_many`` (default ``threads``; 1 = one run after another). ``fuse``: contrib-op lowering; ``quantize``: None or "int8";
+    concurrent runs for ``run_many`` (default 1: one run after another, each on all intra-op threads; on a quiet
+    2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/perf-notes.md). ``fuse``: contrib-op lowering;
+    ``quantize``: None or "int8";
     ``cache``: keep the optimised model on disk (see model_cache)."""
 
     name = "onnxruntime"
@@ -56,7 +58,7 @@ class OnnxRuntimeExecutor:
                  fuse: bool = True, quantize: str | None = None, cache: bool = True, workers: int | None = None):
         self.graph = graph
         self.threads = threads or default_threads()
-        self.workers = max(1, min(workers or self.threads, self.threads))
+        self.workers = max(1, min(workers or 1, self.threads))
         self.quantize = check_quantize(quantize)
         self.fuse = fuse or quantize is not None
         self.providers_wanted = providers or ["CPUExecutionProvider"]

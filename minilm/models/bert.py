@@ -39,12 +39,13 @@ def activation(g: GraphBuilder, x: Operand, name: str) -> Operand:
     return g.mul(g.mul(c(0.5), x), g.add(c(1.0), g.tanh(inner)))
 
 
-def encoder_layer(g: GraphBuilder, x: Operand, mask: Operand, w, cfg: BertConfig, i: int) -> Operand:
-    p = f"encoder.layer.{i}."
-    H, Dh, D = cfg.num_attention_heads, cfg.head_size, cfg.hidden_size
+def self_attention(g: GraphBuilder, x: Operand, mask: Operand, w, p: str, cfg: BertConfig, padded=None) -> Operand:
+    """BertSelfAttention: x (.., D) -> context (B, T, H, Dh). ``padded`` lays a projection out as
+    (B, T, D) (the packed graph gathers its tokens; here x already is)."""
+    H, Dh = cfg.num_attention_heads, cfg.head_size
 
     def heads(t):  # (B, T, D) -> (B, H, T, Dh)
-        return g.transpose(g.reshape(t, [B, T, H, Dh]), [0, 2, 1, 3])
+        return g.transpose(g.reshape(padded(t) if padded else t, [B, T, H, Dh]), [0, 2, 1, 3])
 
     q = heads(linear(g, x, w, p + "attention.self.query"))                          # (B, H, T, Dh)
     k = heads(linear(g, x, w, p + "attention.self.key"))                            # (B, H, T, Dh)
@@ -52,11 +53,21 @@ def encoder_layer(g: GraphBuilder, x: Operand, mask: Operand, w, cfg: BertConfig
     scores = g.matmul(q, g.transpose(k, [0, 1, 3, 2]))                              # (B, H, T, T)
     scores = g.add(g.mul(scores, g.constant(np.float32(1 / math.sqrt(Dh)))), mask)  # (B, H, T, T)
     ctx = g.matmul(g.softmax(scores, axis=3), v)                                    # (B, H, T, Dh)
-    ctx = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [B, T, D])                      # (B, T, D)
-    x = layer_norm(g, g.add(linear(g, ctx, w, p + "attention.output.dense"), x),    # (B, T, D)
+    return g.transpose(ctx, [0, 2, 1, 3])                                           # (B, T, H, Dh)
+
+
+def encoder_layer(g: GraphBuilder, x: Operand, mask: Operand, w, cfg: BertConfig, i: int) -> Operand:
+    p = f"encoder.layer.{i}."
+    ctx = g.reshape(self_attention(g, x, mask, w, p, cfg), [B, T, cfg.hidden_size])  # (B, T, D)
+    return output_and_feed_forward(g, x, ctx, w, p, cfg)                            # (B, T, D)
+
+
+def output_and_feed_forward(g: GraphBuilder, x: Operand, ctx: Operand, w, p: str, cfg: BertConfig) -> Operand:
+    """BertSelfOutput, BertIntermediate, BertOutput: token by token, so x and ctx are (.., D)."""
+    x = layer_norm(g, g.add(linear(g, ctx, w, p + "attention.output.dense"), x),    # (.., D)
                    w, p + "attention.output.LayerNorm", cfg.layer_norm_eps)
-    h = activation(g, linear(g, x, w, p + "intermediate.dense"), cfg.hidden_act)    # (B, T, I)
-    return layer_norm(g, g.add(linear(g, h, w, p + "output.dense"), x),            # (B, T, D)
+    h = activation(g, linear(g, x, w, p + "intermediate.dense"), cfg.hidden_act)    # (.., I)
+    return layer_norm(g, g.add(linear(g, h, w, p + "output.dense"), x),            # (.., D)
                       w, p + "output.LayerNorm", cfg.layer_norm_eps)
 
 

@@ -15,13 +15,11 @@ flat slot b * T + t of each packed token.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..config import BertConfig
 from ..graph import Graph, GraphBuilder, Operand
-from .bert import B, T, activation, l2_normalize, layer_norm, linear, pool
+from .bert import B, T, l2_normalize, layer_norm, output_and_feed_forward, pool, self_attention
 
 N, BT = "tokens", f"{B}*{T}"
 
@@ -29,24 +27,9 @@ N, BT = "tokens", f"{B}*{T}"
 def encoder_layer(g: GraphBuilder, x: Operand, mask: Operand, pad_index: Operand, unpad_index: Operand,
                   w, cfg: BertConfig, i: int) -> Operand:
     p = f"encoder.layer.{i}."
-    H, Dh, D = cfg.num_attention_heads, cfg.head_size, cfg.hidden_size
-
-    def heads(t):  # (N, D) -> (B, T, D) -> (B, H, T, Dh)
-        return g.transpose(g.reshape(g.gather(t, pad_index), [B, T, H, Dh]), [0, 2, 1, 3])
-
-    q = heads(linear(g, x, w, p + "attention.self.query"))                          # (B, H, T, Dh)
-    k = heads(linear(g, x, w, p + "attention.self.key"))                            # (B, H, T, Dh)
-    v = heads(linear(g, x, w, p + "attention.self.value"))                          # (B, H, T, Dh)
-    scores = g.matmul(q, g.transpose(k, [0, 1, 3, 2]))                              # (B, H, T, T)
-    scores = g.add(g.mul(scores, g.constant(np.float32(1 / math.sqrt(Dh)))), mask)  # (B, H, T, T)
-    ctx = g.matmul(g.softmax(scores, axis=3), v)                                    # (B, H, T, Dh)
-    ctx = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [BT, D])                        # (B*T, D)
-    ctx = g.gather(ctx, unpad_index)                                                # (N, D)
-    x = layer_norm(g, g.add(linear(g, ctx, w, p + "attention.output.dense"), x),    # (N, D)
-                   w, p + "attention.output.LayerNorm", cfg.layer_norm_eps)
-    h = activation(g, linear(g, x, w, p + "intermediate.dense"), cfg.hidden_act)    # (N, I)
-    return layer_norm(g, g.add(linear(g, h, w, p + "output.dense"), x),            # (N, D)
-                      w, p + "output.LayerNorm", cfg.layer_norm_eps)
+    ctx = self_attention(g, x, mask, w, p, cfg, padded=lambda t: g.gather(t, pad_index))  # (B, T, H, Dh)
+    ctx = g.gather(g.reshape(ctx, [BT, cfg.hidden_size]), unpad_index)              # (B*T, D) -> (N, D)
+    return output_and_feed_forward(g, x, ctx, w, p, cfg)                            # (N, D)
 
 
 def build(cfg: BertConfig, weights: dict[str, np.ndarray], pooling: str = "mean", normalize: bool = True) -> Graph:

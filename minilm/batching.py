@@ -8,8 +8,10 @@ the texts of one call are alike and that rectangle is nearly full.
 
 from __future__ import annotations
 
-# padded tokens per call: all-MiniLM-L6-v2 on ONNX Runtime, 2 cores, measured over 512..8192 on the
-# short and long bench corpora (docs/server.md): ~270 short texts or 16 of 256 tokens per call
+# padded tokens per padded call (Embedder.encode): small enough for the CPU caches (docs/perf-notes.md)
+MAX_BATCH_TOKENS = 1024
+# padded tokens per packed call (Embedder.encode_packed): all-MiniLM-L6-v2 on ONNX Runtime, 2 cores,
+# measured over 512..8192 on the short and long bench corpora: ~270 short texts or 16 of 256 tokens
 TOKENS_PER_BATCH = 4096
 
 

@@ -12,29 +12,13 @@ from . import sources
 from .checkpoints import load_onnx, load_weights
 from .config import BertConfig, PipelineConfig, read_bert_config, read_pipeline_config
 from .errors import ConfigError, InputError
-from .batching import batches
+from .batching import MAX_BATCH_TOKENS, batches
 from .models import bert, packed as bert_packed
 from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend, make_executor
 from .tokenizer import WordPieceTokenizer, load_tokenizer
 
 Texts = Union[str, Sequence[str]]
-MAX_BATCH_TOKENS = 1024  # padded tokens per batch: small enough for the CPU caches (docs/perf-notes.md)
-
-
-def token_batches(ids: list[list[int]], batch_size: int, max_tokens: int) -> list[list[int]]:
-    """Indices of ``ids`` in batches over the length-sorted order (longest first, so little padding):
-    at most ``batch_size`` texts and ``max_tokens`` padded tokens each (one text at least)."""
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    batches, start = [], 0
-    while start < len(order):
-        width = max(len(ids[order[start]]), 1)
-        size = max(1, min(batch_size, max_tokens // width))
-        batches.append(order[start:start + size])
-        start += size
-    return batches
-
-
 def _check_texts(texts) -> list[str]:
     if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
         raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
@@ -123,15 +107,15 @@ class Embedder:
         """Like encode, from token ids (with [CLS]/[SEP], at most max_length each)."""
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
         executor = self.executor(output, normalize)
-        batches = token_batches(ids, batch_size, max_batch_tokens or self.max_batch_tokens)
-        feeds = (self._feeds([ids[i] for i in chunk]) for chunk in batches)
-        run_many = getattr(executor, "run_many", None) if len(batches) > 1 else None  # one batch: no thread hop
+        calls = batches([len(x) for x in ids], batch_size, max_batch_tokens or self.max_batch_tokens)
+        feeds = (self._feeds([ids[i] for i in chunk]) for chunk in calls)
+        run_many = getattr(executor, "run_many", None) if len(calls) > 1 else None  # one batch: no thread hop
         outs = run_many(feeds, [output]) if run_many else (executor.run(f, [output]) for f in feeds)
         if show_progress_bar:
             from tqdm.auto import tqdm
-            outs = tqdm(outs, total=len(batches), desc="Batches", unit="batch")
+            outs = tqdm(outs, total=len(calls), desc="Batches", unit="batch")
         results: list = [None] * len(ids)
-        for chunk, out in zip(batches, outs):
+        for chunk, out in zip(calls, outs):
             out = out[output]
             for row, i in enumerate(chunk):
                 results[i] = out[row, :len(ids[i])].copy() if output == "token_embeddings" else out[row]

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 
 import minilm
-from minilm.embedder import token_batches
+from minilm.batching import batches as token_batches
 from minilm.errors import BackendError
 from minilm.models import bert
 from minilm.runtime import make_executor, model_cache
@@ -113,7 +113,7 @@ def test_unwritable_cache_still_runs(tmp_path, monkeypatch):
 
 def test_token_batches_respect_both_limits():
     ids = [[1] * n for n in (3, 50, 7, 20, 20, 1, 9)]
-    batches = token_batches(ids, batch_size=3, max_tokens=40)
+    batches = token_batches([len(x) for x in ids], batch_size=3, max_tokens=40)
     assert sorted(i for b in batches for i in b) == list(range(len(ids)))
     assert batches[0] == [1]                                 # 50 tokens > budget: alone
     for b in batches:

@@ -114,15 +114,16 @@ class Embedder:
         if show_progress_bar:
             from tqdm.auto import tqdm
             outs = tqdm(outs, total=len(calls), desc="Batches", unit="batch")
-        results: list = [None] * len(ids)
-        for chunk, out in zip(calls, outs):
-            out = out[output]
-            for row, i in enumerate(chunk):
-                results[i] = out[row, :len(ids[i])].copy() if output == "token_embeddings" else out[row]
         if output == "token_embeddings":
+            results: list = [None] * len(ids)
+            for chunk, out in zip(calls, outs):
+                for row, i in enumerate(chunk):
+                    results[i] = out[output][row, :len(ids[i])].copy()
             return results[0] if single else results
-        stacked = np.stack(results).astype(np.float32, copy=False) if results else np.zeros((0, self.dim), np.float32)
-        return stacked[0] if single else stacked
+        vectors = np.empty((len(ids), self.dim), np.float32)  # filled in place: no second [n, dim] copy
+        for chunk, out in zip(calls, outs):
+            vectors[chunk] = out[output]
+        return vectors[0] if single else vectors
 
     def encode_packed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
         """sentence_embedding of token-id lists through the packed graph: no compute on padding in the

@@ -71,6 +71,17 @@ def test_huge_text_is_truncated(ort_embedder):
     assert ort_embedder.encode(text).shape == (384,)
 
 
+def test_token_ids_in_chunks_equal_full_encodings(ort_embedder, monkeypatch):
+    """tokenizer.encode cuts the texts into chunks and keeps only ids: the same ids, in order, as the
+    Encodings of all texts at once (whitespace stripped, truncated, special tokens)."""
+    import minilm.tokenizer
+    texts = [f" text {i} with Ünïcödé, café and 🚀 " * (i % 5) for i in range(23)] + ["word " * 400, ""]
+    monkeypatch.setattr(minilm.tokenizer, "CHUNK", 4)
+    expected = [e.ids for e in ort_embedder.tokenizer.encodings(texts)]
+    assert ort_embedder.tokenizer.encode(texts) == expected
+    assert len(expected[-2]) == 256 and expected[0] == expected[-1] == [101, 102]
+
+
 def test_batch_invariance(embedder):
     texts = ["Hello world", "A much longer sentence, with punctuation and several clauses, to force padding in the batch.",
              "x", "Ünïcödé façade — naïve café", "🚀 launch " * 40, ""]

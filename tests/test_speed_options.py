@@ -84,6 +84,29 @@ def test_cache_hit_miss_invalidation_and_corruption(tmp_path, monkeypatch):
     fixed = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
     np.testing.assert_array_equal(fixed, first)                             # rebuilt, same answer
     assert any(p.read_bytes()[:20] != b"not an onnx model"[:20] for p in entries())
+    for data in (tmp_path / "models").glob("*.data"):
+        data.write_bytes(data.read_bytes()[:100])                           # truncated weights
+    fixed = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
+    np.testing.assert_array_equal(fixed, first)                             # rebuilt again
+    assert not list((tmp_path / "models").glob(".tmp-*"))                   # no temporary folder left
+
+
+def test_cache_entry_keeps_its_weights_beside_it(tmp_path, monkeypatch):
+    """The weights go to <key>.data (ONNX external data, memory-mapped by ONNX Runtime on load), the
+    small tensors stay inside the .onnx; a hit reads them back with the same answer."""
+    import onnx
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path))
+    first = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
+    (model,) = (tmp_path / "models").glob("*.onnx")
+    data = model.with_suffix(model_cache.DATA)
+    proto = onnx.load(str(model), load_external_data=False)
+    external = [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    assert {e.value for t in external for e in t.external_data if e.key == "location"} == {data.name}
+    assert "embeddings.word_embeddings.weight" in {t.name for t in external}
+    lengths = [int(e.value) for t in external for e in t.external_data if e.key == "length"]
+    assert min(lengths) >= 1024 and data.stat().st_size >= sum(lengths)
+    again = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
+    np.testing.assert_array_equal(first, again)
 
 
 def test_cache_key_follows_the_code_and_the_runtime(monkeypatch):

@@ -9,8 +9,12 @@ options (fusion, quantisation, onnxruntime version, providers). A constant memor
 weights file (safetensors) is keyed by that file's identity instead of its bytes (path, inode,
 size, mtime in ns, offset): rewriting the file changes them, and a new process need not read
 90 MB to find its entry. Entries are written to a temporary
-file and renamed into place, so a reader never sees half a file; an entry that fails to load is
+folder and renamed into place, so a reader never sees half a file; an entry that fails to load is
 deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
+
+An entry's weights live beside it in ``models/<key>.data`` (ONNX external data), which ONNX Runtime
+memory-maps instead of parsing a 90 MB protobuf and copying every tensor: the word-embedding rows
+no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/perf-notes.md).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -27,6 +32,7 @@ import numpy as np
 from ..graph import Graph
 
 DISABLED = ("off", "0", "none", "")
+DATA = ".data"  # suffix of an entry's weights file, written beside its .onnx
 SOURCES = ("lowering.py", "lowering_nn.py", "fusion.py", "quantize.py", "ort.py", "model_cache.py")
 
 
@@ -93,35 +99,46 @@ def lookup(key: str) -> Path | None:
     return path if path is not None and path.is_file() and path.stat().st_size > 0 else None
 
 
+def data_name(model: Path) -> str:
+    """The file name, beside ``model``, of its weights."""
+    return model.stem + DATA
+
+
 def discard(key: str) -> None:
     path = _entry(key)
-    if path is not None:
+    if path is None:
+        return
+    for name in (path.name, data_name(path)):
         try:
-            path.unlink()
+            (path.parent / name).unlink()
         except OSError:
             pass
 
 
 def store(key: str, write: Callable[[Path], None]) -> Path | None:
-    """Have ``write(tmp_path)`` produce the model, then move it into place atomically; None when the
-    cache is disabled or not writable (the caller then builds in memory)."""
+    """Have ``write(tmp_path)`` produce the model, with any files beside it (its weights, data_name),
+    in a temporary folder, then move them into place atomically, the model last (a reader that finds
+    the model finds its weights); None when the cache is disabled or not writable (the caller then
+    builds in memory)."""
     path = _entry(key)
     if path is None:
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".onnx")
-        os.close(fd)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
     except OSError:
         return None
     try:
-        write(Path(tmp))
-        if os.path.getsize(tmp) == 0:
+        model = tmp / path.name
+        write(model)
+        if not model.is_file() or model.stat().st_size == 0:
             return None
-        os.replace(tmp, path)
+        for other in tmp.iterdir():
+            if other != model:
+                os.replace(other, path.parent / other.name)
+        os.replace(model, path)
         return path
     except OSError:
         return None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)

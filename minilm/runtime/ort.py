@@ -92,6 +92,10 @@ class OnnxRuntimeExecutor:
         def write(tmp):  # ORT writes its optimised model (extended level: no machine-specific layouts)
             options = _session_options(1, "ORT_ENABLE_EXTENDED")
             options.optimized_model_filepath = str(tmp)
+            # weights beside it, memory-mapped when loaded (model_cache)
+            options.add_session_config_entry("session.optimized_model_external_initializers_file_name",
+                                             model_cache.data_name(tmp))
+            options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
             ort.InferenceSession(self._onnx_bytes(), options, providers=self.providers_wanted)
         path = model_cache.store(key, write)
         return session(str(path)) if path is not None else session(self._onnx_bytes())

@@ -177,3 +177,15 @@ def test_cli_int8_switch(capsys):
     assert 0.99 <= float(int8 @ fp32) < 0.99999
     assert main(["embed", "--backend", "numpy", "--int8", "hello"]) != 0
     assert "quantize= applies to the onnxruntime backend only" in capsys.readouterr().err
+
+
+def test_int8_weights_use_7_bits_where_avx2_would_saturate(monkeypatch):
+    import platform
+    from minilm.runtime import quantize
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert quantize.saturates("processor : 0\nflags : fpu sse2 avx2 fma\n")
+    assert not quantize.saturates("flags : fpu avx2 avx512f avx512_vnni\n")
+    assert not quantize.saturates("flags : fpu avx2 avx_vnni\n")
+    assert quantize.saturates("")  # no flags line: the safe choice
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    assert not quantize.saturates("flags : fp asimd\n")

@@ -80,8 +80,11 @@ class OnnxRuntimeExecutor:
 
         if not cache:
             return session(self._onnx_bytes())
-        key = model_cache.key(self.graph, {"fuse": self.fuse, "quantize": self.quantize, "ort": ort.__version__,
-                                           "providers": self.providers_wanted})
+        options = {"fuse": self.fuse, "quantize": self.quantize, "ort": ort.__version__, "providers": self.providers_wanted}
+        if self.quantize:
+            from .quantize import saturates
+            options["reduce_range"] = saturates()  # a cache copied to another CPU must not reuse it
+        key = model_cache.key(self.graph, options)
         path = model_cache.lookup(key)
         if path is not None:
             try:

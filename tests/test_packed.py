@@ -114,3 +114,26 @@ def test_encode_packed_cuts_calls_by_the_packed_budget(monkeypatch):
     assert len(shapes) == len(batches([len(x) for x in ids])) > 1          # 64 x 30 is over the budget
     assert all(b * t <= TOKENS_PER_BATCH for b, t in shapes)
     assert [t for _, t in shapes] == sorted((t for _, t in shapes), reverse=True)
+
+
+def test_encode_packed_runs_calls_without_padding_on_the_padded_graph(monkeypatch):
+    """One text (a lone request), or texts of one length, need no packing: the padded graph (fused
+    attention) runs them, with the same result; uneven lengths still go to the packed graph."""
+    import tempfile
+    from pathlib import Path
+
+    import minilm
+    from tinymodel import write_tiny_model
+    with tempfile.TemporaryDirectory() as tmp:
+        model = minilm.load(write_tiny_model(Path(tmp) / "m"))
+        normalize = model.pipeline.normalize
+        ran = []
+        for packed_graph in (False, True):
+            executor = model.executor("sentence_embedding", normalize, packed=packed_graph)
+            monkeypatch.setattr(executor, "run", lambda feeds, outputs, run=executor.run, name=packed_graph:
+                                ran.append(name) or run(feeds, outputs))
+        for ids, graphs in (([[2, 9, 8, 3]], [False]), ([[2, 9, 8, 3], [2, 5, 6, 3]], [False]),
+                            ([[2, 9, 8, 3], [2, 3]], [True])):
+            ran.clear()
+            np.testing.assert_allclose(model.encode_packed(ids), model.encode_ids(ids), atol=2e-6)
+            assert ran[:len(graphs)] == graphs  # encode_ids' own padded call comes after

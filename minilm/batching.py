@@ -12,8 +12,9 @@ from __future__ import annotations
 MAX_BATCH_TOKENS = 1024
 # padded tokens (texts x longest) per packed call (Embedder.encode_packed: a server's requests in
 # flight). all-MiniLM-L6-v2 on ONNX Runtime, groups of 64 random one-sentence texts, CPU time of one
-# thread: 768..2048 within 3% of each other, 4096 9% slower (attention on a padded rectangle 2.8x the
-# real tokens in one call, against 1.7x in the two calls of 1024, e.g. 24 texts to 41 and 40 to 15)
+# thread: 768..2048 within 4% of each other, 4096 7-10% slower (attention on a padded rectangle
+# 2.8x the real tokens in one call, against 1.7x in the two calls of 1024, e.g. 24 texts to 41 and
+# 40 to 15); docs/server.md
 TOKENS_PER_BATCH = 1024
 
 

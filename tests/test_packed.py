@@ -109,7 +109,8 @@ def test_encode_packed_cuts_calls_by_the_packed_budget(monkeypatch):
         expected = model.encode_ids(ids)
         executor = model.executor("sentence_embedding", model.pipeline.normalize, packed=True)
         shapes, run = [], executor.run
-        monkeypatch.setattr(executor, "run", lambda feeds, outputs: shapes.append(feeds["attention_mask"].shape) or run(feeds, outputs))
+        monkeypatch.setattr(executor, "run",
+                            lambda feeds, outputs: shapes.append(feeds["attention_mask"].shape) or run(feeds, outputs))
         np.testing.assert_allclose(model.encode_packed(ids), expected, atol=2e-6)
     assert len(shapes) == len(batches([len(x) for x in ids])) > 1          # 64 x 30 is over the budget
     assert all(b * t <= TOKENS_PER_BATCH for b, t in shapes)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 # padded tokens per padded call (Embedder.encode): small enough for the CPU caches (docs/perf-notes.md)
 MAX_BATCH_TOKENS = 1024
-# padded tokens per packed call (Embedder.encode_packed): all-MiniLM-L6-v2 on ONNX Runtime, 2 cores,
-# measured over 512..8192 on the short and long bench corpora: ~270 short texts or 16 of 256 tokens
-TOKENS_PER_BATCH = 4096
+# padded tokens (texts x longest) per packed call (Embedder.encode_packed: a server's requests in
+# flight). all-MiniLM-L6-v2 on ONNX Runtime, groups of 64 random one-sentence texts, CPU time of one
+# thread: 768..2048 within 4% of each other, 4096 7-10% slower (attention on a padded rectangle
+# 2.8x the real tokens in one call, against 1.7x in the two calls of 1024, e.g. 24 texts to 41 and
+# 40 to 15); docs/server.md
+TOKENS_PER_BATCH = 1024
 
 
 def batches(lengths: list[int], batch_size: int | None = None, max_tokens: int = TOKENS_PER_BATCH) -> list[list[int]]:

@@ -128,12 +128,18 @@ class Embedder:
     def encode_packed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
         """sentence_embedding of token-id lists through the packed graph: no compute on padding in the
         token-wise layers, calls cut by a token budget. For batches of uneven lengths that cannot be
-        sorted first (a server's requests in flight); ``encode`` is faster on a whole corpus."""
+        sorted first (a server's requests in flight); ``encode`` is faster on a whole corpus. A call
+        with no padding (one text, or texts of one length) runs on the padded graph instead, which
+        has the fused attention (runtime/fusion.py) and the same result."""
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
-        executor = self.executor("sentence_embedding", normalize, packed=True)
         out = np.zeros((len(ids), self.dim), np.float32)
         for chunk in batches([len(x) for x in ids]):
-            feeds = bert_packed.feeds([ids[i] for i in chunk], self.config.pad_token_id)
+            batch = [ids[i] for i in chunk]
+            if len({len(x) for x in batch}) == 1:
+                executor, feeds = self.executor("sentence_embedding", normalize), self._feeds(batch)
+            else:
+                executor = self.executor("sentence_embedding", normalize, packed=True)
+                feeds = bert_packed.feeds(batch, self.config.pad_token_id)
             out[chunk] = executor.run(feeds, ["sentence_embedding"])["sentence_embedding"]
         return out
 

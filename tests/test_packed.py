@@ -92,3 +92,49 @@ def test_encode_packed_equals_encode_in_any_order():
         np.testing.assert_allclose(model.encode_packed(ids), expected, atol=2e-6)
         np.testing.assert_allclose(model.encode_packed(ids, normalize=False), model.encode_ids(ids, normalize=False), atol=2e-6)
         assert model.encode_packed([]).shape == (0, model.dim)
+
+
+def test_encode_packed_cuts_calls_by_the_packed_budget(monkeypatch):
+    """A server's batch of short texts goes in calls of at most TOKENS_PER_BATCH padded tokens (the
+    attention rectangle), longest first, and the rows still come back in the caller's order."""
+    import tempfile
+    from pathlib import Path
+
+    import minilm
+    from minilm.batching import TOKENS_PER_BATCH
+    from tinymodel import write_tiny_model
+    with tempfile.TemporaryDirectory() as tmp:
+        model = minilm.load(write_tiny_model(Path(tmp) / "m"))
+        ids = [[2] + [7] * n + [3] for n in (28, 3, 13, 1, 25, 20, 7, 2) * 8]      # 64 texts, 3..30 tokens
+        expected = model.encode_ids(ids)
+        executor = model.executor("sentence_embedding", model.pipeline.normalize, packed=True)
+        shapes, run = [], executor.run
+        monkeypatch.setattr(executor, "run",
+                            lambda feeds, outputs: shapes.append(feeds["attention_mask"].shape) or run(feeds, outputs))
+        np.testing.assert_allclose(model.encode_packed(ids), expected, atol=2e-6)
+    assert len(shapes) == len(batches([len(x) for x in ids])) > 1          # 64 x 30 is over the budget
+    assert all(b * t <= TOKENS_PER_BATCH for b, t in shapes)
+    assert [t for _, t in shapes] == sorted((t for _, t in shapes), reverse=True)
+
+
+def test_encode_packed_runs_calls_without_padding_on_the_padded_graph(monkeypatch):
+    """One text (a lone request), or texts of one length, need no packing: the padded graph (fused
+    attention) runs them, with the same result; uneven lengths still go to the packed graph."""
+    import tempfile
+    from pathlib import Path
+
+    import minilm
+    from tinymodel import write_tiny_model
+    with tempfile.TemporaryDirectory() as tmp:
+        model = minilm.load(write_tiny_model(Path(tmp) / "m"))
+        normalize = model.pipeline.normalize
+        ran = []
+        for packed_graph in (False, True):
+            executor = model.executor("sentence_embedding", normalize, packed=packed_graph)
+            monkeypatch.setattr(executor, "run", lambda feeds, outputs, run=executor.run, name=packed_graph:
+                                ran.append(name) or run(feeds, outputs))
+        for ids, graphs in (([[2, 9, 8, 3]], [False]), ([[2, 9, 8, 3], [2, 5, 6, 3]], [False]),
+                            ([[2, 9, 8, 3], [2, 3]], [True])):
+            ran.clear()
+            np.testing.assert_allclose(model.encode_packed(ids), model.encode_ids(ids), atol=2e-6)
+            assert ran[:len(graphs)] == graphs  # encode_ids' own padded call comes after

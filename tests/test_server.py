@@ -207,3 +207,12 @@ def test_queue_full_is_429_with_retry_after(ort_embedder):
     finally:
         srv.should_exit = True
         thread.join(10)
+
+
+def test_health_runs_the_packed_graph_of_the_batches(server, ort_embedder, monkeypatch):
+    url, _ = server
+    executor = ort_embedder.executor("sentence_embedding", ort_embedder.pipeline.normalize, packed=True)
+    ran, run = [], executor.run
+    monkeypatch.setattr(executor, "run", lambda feeds, outputs: ran.append(feeds["attention_mask"].shape) or run(feeds, outputs))
+    assert httpx.get(url + "/health").json() == {"status": "ok"}
+    assert ran == [(2, 3)]

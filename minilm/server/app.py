@@ -8,6 +8,7 @@ alone).
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -76,6 +77,8 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
 
     @asynccontextmanager
     async def lifespan(app):
+        if hasattr(embedder, "encode_packed"):  # the graph of the server's batches, built now, not in the first one
+            await asyncio.to_thread(embedder.executor, "sentence_embedding", embedder.pipeline.normalize, True)
         batcher.start()
         yield
         await batcher.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain
@@ -126,7 +129,7 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
     @app.get("/health")
     async def health():
         try:
-            vector = await batcher.embed([[101, 102]])
+            vector = await batcher.embed([[101, 102], [101, 101, 102]])  # two lengths: the packed graph, as batches
             if not np.isfinite(vector).all():
                 raise BackendError("the runtime returned non-finite values")
         except Exception as exc:  # noqa: BLE001

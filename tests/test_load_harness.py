@@ -1,0 +1,43 @@
+"""benchmarks/load.py's pure parts: the server's CPU time from /proc and the offline measurement."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import load  # noqa: E402
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc only")
+def test_cpu_seconds_counts_this_process():
+    before, start = load.cpu_seconds(os.getpid()), time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    spent = load.cpu_seconds(os.getpid()) - before
+    assert 0.2 <= spent <= 1.0  # clock ticks of 10 ms
+
+
+def test_cpu_seconds_of_a_gone_process_is_nan():
+    assert math.isnan(load.cpu_seconds(2 ** 22 + 12345))  # above Linux's pid_max
+
+
+def test_measure_offline_rates_and_single_call_percentiles():
+    calls = []
+
+    class Model:
+        def encode(self, texts, batch_size=32):
+            calls.append(len(texts))
+            time.sleep(0.002 if len(texts) == 1 else 0.05)
+            return np.zeros((len(texts), 4), np.float32)
+
+    rate, cpu, p50, p99 = load.measure_offline(Model(), ["a"] * 400)
+    assert calls[0] == 400 and calls[1:] == [1] * 300          # the whole list, then 300 one-text calls
+    assert 100 < rate <= 8000 and 0 <= cpu < 1e-3                # 400 texts in >= 50 ms; sleeping costs no CPU
+    assert 0.002 <= p50 <= p99 < 0.5

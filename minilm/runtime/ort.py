@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import BackendError
 from ..graph import Graph
 from .feeds import bind_symbols
+from .quantize import saturates  # light: onnxruntime.quantization is imported only to quantise
 
 QUANTIZE = (None, "int8")
 
@@ -61,6 +62,9 @@ class OnnxRuntimeExecutor:
         self.workers = max(1, min(workers or 1, self.threads))
         self.quantize = check_quantize(quantize)
         self.fuse = fuse or quantize is not None
+        # 7-bit int8 weights where the int8 GEMM saturates (runtime/quantize.py); decided once, used by
+        # the cache key (a cache copied to another CPU must not reuse the entry) and the quantisation
+        self.reduce_range = saturates() if self.quantize else None
         self.providers_wanted = providers or ["CPUExecutionProvider"]
         self._pool = None
         try:
@@ -82,8 +86,7 @@ class OnnxRuntimeExecutor:
             return session(self._onnx_bytes())
         options = {"fuse": self.fuse, "quantize": self.quantize, "ort": ort.__version__, "providers": self.providers_wanted}
         if self.quantize:
-            from .quantize import saturates
-            options["reduce_range"] = saturates()  # a cache copied to another CPU must not reuse it
+            options["reduce_range"] = self.reduce_range
         key = model_cache.key(self.graph, options)
         path = model_cache.lookup(key)
         if path is not None:
@@ -108,7 +111,7 @@ class OnnxRuntimeExecutor:
         model = to_onnx(self.graph, fuse=self.fuse)
         if self.quantize:
             from .quantize import quantize_int8
-            model = quantize_int8(model)
+            model = quantize_int8(model, reduce_range=self.reduce_range)
         return model.SerializeToString()
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -34,13 +34,9 @@ from minilm.models import bert
 from minilm.runtime.lowering import to_onnx
 from minilm.runtime.quantize import quantize_int8
 
+from engine_probe import CORPUS, read  # noqa: E402  (this folder is on sys.path when run as a script)
+
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "bench-corpus"
-
-
-def read(name: str, n: int) -> list[str]:
-    with (CORPUS / f"{name}.jsonl").open(encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line, _ in zip(f, range(n))]
 
 
 def session(model) -> ort.InferenceSession:
@@ -146,7 +142,7 @@ def main() -> None:
     make = {"fp32": lambda: fp32, "int8": lambda: quantize_int8(fp32), "int8-all": lambda: quantize_int8(fp32, exclude=[]),
             "weights-only": lambda: weights_only(fp32), "nbits8": lambda: nbits8(fp32),
             "smooth": lambda: quantize_int8(smooth(emb, fp32, emb.tokenize(golden)))}
-    corpora = {"short": emb.tokenize(read("short", args.short)), "long": emb.tokenize(read("long", args.long))}
+    corpora = {c: emb.tokenize(read(CORPUS / f"{c}.jsonl", n)) for c, n in (("short", args.short), ("long", args.long))}
     reference = {c: vectors(emb, session(fp32), ids)[0] for c, ids in corpora.items()}
     print(f"| variant | corpus | CPU s (1 thread) | real tokens/s | x fp32 | min / mean cosine to fp32 |\n|---|---|---|---|---|---|")
     base = {}

@@ -33,7 +33,8 @@ def test_fused_lowering_uses_contrib_ops_and_matches_the_reference(tmp_path, mon
     graph = _graph()
     ops = [n.op_type for n in to_onnx(graph, fuse=True).graph.node]
     assert ops.count("Attention") == CFG.num_hidden_layers
-    assert ops.count("SkipLayerNormalization") == 2 * CFG.num_hidden_layers
+    assert "SkipLayerNormalization" not in ops  # slower on CPU than Add + LayerNormalization (runtime/fusion.py)
+    assert ops.count("LayerNormalization") == 2 * CFG.num_hidden_layers + 1
     assert "Softmax" not in ops
     ref = make_executor("numpy", graph).run(FEEDS)
     for fuse in (True, False):

@@ -1,5 +1,5 @@
-"""Composite lowering for ONNX Runtime: BERT's attention block and its residual layer norms as
-ONNX Runtime contrib ops (domain com.microsoft), found by pattern in the plain WebNN graph.
+"""Composite lowering for ONNX Runtime: BERT's attention block as one ONNX Runtime contrib op (domain
+com.microsoft), found by pattern in the plain WebNN graph.
 
 The WebNN graph stays as models/bert.py writes it; only its ONNX form changes:
 
@@ -7,8 +7,12 @@ The WebNN graph stays as models/bert.py writes it; only its ONNX form changes:
   with q, k, v = ``transpose(reshape(add(matmul(x, transpose(W)), b)))`` and mask the additive form
   of an int attention_mask input  ->  one ``Attention(x, [Wq|Wk|Wv], [bq|bk|bv], mask)``: one packed
   QKV GEMM, then per-head scores, softmax and context inside ORT's kernel.
-- residual layer norm: ``layerNormalization(add(add(matmul(h, transpose(W)), b), residual))`` over
-  the last axis  ->  ``MatMul(h, W^T)`` + ``SkipLayerNormalization(., residual, gamma, beta, b)``.
+- the weights of the other linears are transposed once, here, so their MatMuls read a constant.
+
+The residual layer norms stay ``Add`` + ``Add`` + ``LayerNormalization``: ONNX Runtime 1.32's
+``SkipLayerNormalization`` CPU kernel measured 3.4x slower than those three (0.61 s against 0.18 s of
+1.5 s-of-kernel profiles; the whole model 8-9% faster without it, short and long texts, 1 and 2 threads;
+docs/perf-notes.md).
 
 A pattern that does not match exactly is left to the plain lowering, so any graph still lowers.
 """
@@ -146,31 +150,6 @@ def _attention(m: _Matcher, i: int, plan: Plan) -> None:
     plan.skip.update(u for u in used if u != i)
 
 
-def _skip_layer_norm(m: _Matcher, i: int, plan: Plan) -> None:
-    """Anchor: a layerNormalization over the last axis, with scale and bias."""
-    n = m.graph.nodes[i]
-    rank = m.graph.operands[n.inputs[0]].rank
-    if [a % rank for a in n.attributes["axes"]] != [rank - 1] or not (n.attributes.get("hasScale") and n.attributes.get("hasBias")):
-        return
-    add = m.node(n.inputs[0], "add")
-    if not add:
-        return
-    for lin_name, residual in (add[1].inputs, add[1].inputs[::-1]):
-        used: list[int] = []
-        lin = m.linear(lin_name, used)
-        if lin and m.graph.operands[residual].shape == m.graph.operands[n.inputs[0]].shape:
-            h, w, b, w_name = lin
-            gamma, beta, out, eps = n.inputs[1], n.inputs[2], n.outputs[0], n.attributes["epsilon"]
-
-            def emit(low):
-                mm = low.emit("MatMul", [low.name(h), transposed(low, w_name, w)])
-                low.emit("SkipLayerNormalization", [mm, low.name(residual), low.name(gamma), low.name(beta),
-                                                    low.const(b, "b")], [low.name(out)], domain=MS, epsilon=eps)
-            plan.emit[i] = emit
-            plan.skip.update(used + [add[0]])
-            return
-
-
 def transposed(low, name: str, w: np.ndarray) -> str:
     """The initializer ``name + ".T"``, W (out, in) stored as (in, out) for MatMul, added once."""
     def make():
@@ -190,13 +169,11 @@ def _weight_transpose(m: _Matcher, i: int, plan: Plan) -> None:
 
 
 def plan(graph: Graph) -> Plan:
-    """Every attention block and residual layer norm of ``graph`` that matches, with what replaces it."""
+    """Every attention block of ``graph`` that matches, with what replaces it."""
     m, found = _Matcher(graph), Plan()
     for i, n in enumerate(graph.nodes):
         if n.op == "reshape" and i not in found.skip:
             _attention(m, i, found)
-        elif n.op == "layerNormalization" and i not in found.skip:
-            _skip_layer_norm(m, i, found)
     for i, n in enumerate(graph.nodes):  # weights of the linears left unfused
         if n.op == "transpose" and i not in found.skip:
             _weight_transpose(m, i, found)

@@ -1,11 +1,14 @@
 """Load test of ``minilm serve`` on loopback: throughput and p50/p99 latency at several concurrencies.
 
-    python benchmarks/load.py [--texts 2000] [--seconds 10] [--concurrency 1,8,64] [--threads N]
+    python benchmarks/load.py [--texts 2000] [--seconds 10] [--rounds 3] [--concurrency 1,8,64] [--threads N]
 
 Starts the server itself on a free 127.0.0.1 port, sends one-sentence /v1/embeddings requests
-(the first --texts texts of the short corpus, cycled; bounded in time: --seconds per level, and
-so in requests), stops it, and compares with offline Embedder.encode on the same texts, measured
-in the same run just before.
+(the first --texts texts of the short corpus, cycled; bounded in time: --rounds windows of
+--seconds per level, and so in requests), stops it, and compares with offline Embedder.encode on
+the same texts in the same process. The offline run is repeated between the server's windows (the
+server idles meanwhile), and each window is compared with the offline runs on either side of it:
+on a shared host the neighbours' load moves both rates by 10-20% within minutes, which one offline
+run at the start cannot follow (docs/server.md).
 
 On a shared machine wall-clock rates move with the neighbours' load, so it also reports CPU time
 per text (Linux: the server's from /proc, offline's from process_time): work done, not waited for.
@@ -39,6 +42,7 @@ import numpy as np
 import minilm
 
 REPO = Path(__file__).resolve().parents[1]
+SETTLE = 0.5  # seconds between a server window and the offline run after it
 
 # wrk script: cycles the request bodies (one JSON per line of $BODIES); non-2xx responses are
 # counted as errors by wrk; prints one machine-readable line
@@ -110,7 +114,8 @@ def drive_httpx(url: str, texts: list[str], concurrency: int, seconds: float) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--texts", type=int, default=2000, help="texts from the corpus (offline, and cycled by the client)")
-    p.add_argument("--seconds", type=float, default=10, help="per concurrency level")
+    p.add_argument("--seconds", type=float, default=10, help="per window (--rounds windows per concurrency level)")
+    p.add_argument("--rounds", type=int, default=3, help="server windows per level, each between two offline runs")
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--threads", type=int, help="the server's intra-op threads (default: all cores, as offline)")
     p.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "bench-corpus")
@@ -130,6 +135,7 @@ def main() -> None:
     threads = ["--threads", str(args.threads)] if args.threads else []
     server = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), *threads], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
+    levels, offline = [], [offline_rate(model, texts)]  # offline[i], window i, offline[i + 1], ...
     try:
         for _ in range(300):
             try:
@@ -137,37 +143,64 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        results = []
         for c in (int(x) for x in args.concurrency.split(",")):
             drive(url, texts[:200], c, 2)  # warm-up
-            cpu, load = cpu_seconds(server.pid), os.getloadavg()[0]
-            r = drive(url, texts, c, args.seconds)
-            results.append((c, r, (cpu_seconds(server.pid) - cpu) / max(1, r["requests"]), load))
-            print(f"concurrency {c}: {r['requests']} requests", flush=True)
+            windows = []
+            for _ in range(args.rounds):
+                cpu, load = cpu_seconds(server.pid), os.getloadavg()[0]
+                r = drive(url, texts, c, args.seconds)
+                windows.append(r | {"server_cpu": (cpu_seconds(server.pid) - cpu) / max(1, r["requests"]), "load": load})
+                time.sleep(SETTLE)  # the last requests in flight finish before offline runs
+                offline.append(offline_rate(model, texts))  # the server idles meanwhile
+            levels.append((c, windows))
+            print(f"concurrency {c}: {sum(w['requests'] for w in windows)} requests", flush=True)
     finally:
         server.terminate()
         server.wait(30)
-    after = measure_offline(model, texts)  # the server is gone: offline again, so the neighbours' load is sampled twice
-    offline, offline_cpu, single_p50, single_p99 = (np.mean(x) for x in zip(before, after))
+    after = measure_offline(model, texts)  # the server is gone: one-text calls again, so the neighbours' load is sampled twice
+    single_p50, single_p99 = np.mean([before[2], after[2]]), np.mean([before[3], after[3]])
+    rates, cpus = [o[0] for o in offline], [o[1] for o in offline]
+    ratios = paired_ratios(rates, [w["requests"] / w["seconds"] for _, windows in levels for w in windows])
+    offline_cpu = float(np.median(cpus))
     print(f"client: {args.client}; server threads: {args.threads or 'default (all cores)'}; {os.cpu_count()} cores\n"
-          f"offline Embedder.encode (batch 32), before / after the server: {before[0]:.0f} / {after[0]:.0f} texts/s, "
-          f"{before[1] * 1000:.2f} / {after[1] * 1000:.2f} CPU ms/text; one text alone: p50 {single_p50 * 1000:.1f} ms, "
-          f"p99 {single_p99 * 1000:.1f} ms (means of both; the ratios below are against the means)\n")
+          f"offline Embedder.encode (batch 32), one run before each server window and after the last: "
+          f"{min(rates):.0f}-{max(rates):.0f} texts/s (median {np.median(rates):.0f}), median {offline_cpu * 1000:.2f} CPU ms/text; "
+          f"one text alone: p50 {single_p50 * 1000:.1f} ms, p99 {single_p99 * 1000:.1f} ms (means of before and after)\n"
+          f"each level: {args.rounds} windows of {args.seconds:g} s; 'vs offline' = each window's rate over the mean of the "
+          f"offline runs just before and after it, median (min-max) over the windows; other columns: median over the windows\n")
     print("| concurrency | requests | errors | texts/s | vs offline encode | p50 ms | p99 ms | "
           "p99 / single encode p50 (p99) | server CPU ms/text (vs offline) | load avg | client CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for c, r, server_cpu, load in results:
-        rate = r["requests"] / r["seconds"]
-        print(f"| {c} | {r['requests']} | {r['errors']} | {rate:.0f} | {rate / offline:.2f} | {r['p50'] * 1000:.1f} | "
-              f"{r['p99'] * 1000:.1f} | {r['p99'] / single_p50:.1f}x ({r['p99'] / single_p99:.1f}x) | "
-              f"{server_cpu * 1000:.2f} ({server_cpu / offline_cpu:.2f}x) | {load:.1f} | {r['client_cpu']:.2f} |")
+    start = 0
+    for c, windows in levels:
+        mine, start = ratios[start:start + len(windows)], start + len(windows)
+        med = lambda key: float(np.median([w[key] for w in windows]))  # noqa: E731
+        rate, p99, server_cpu = float(np.median([w["requests"] / w["seconds"] for w in windows])), med("p99"), med("server_cpu")
+        print(f"| {c} | {sum(w['requests'] for w in windows)} | {sum(w['errors'] for w in windows)} | {rate:.0f} | "
+              f"{np.median(mine):.2f} ({min(mine):.2f}-{max(mine):.2f}) | {med('p50') * 1000:.1f} | {p99 * 1000:.1f} | "
+              f"{p99 / single_p50:.1f}x ({p99 / single_p99:.1f}x) | {server_cpu * 1000:.2f} ({server_cpu / offline_cpu:.2f}x) | "
+              f"{med('load'):.1f} | {sum(w['client_cpu'] for w in windows):.2f} |")
+
+
+def paired_ratios(offline: list[float], windows: list[float]) -> list[float]:
+    """Each window's rate over the mean of the offline rates measured just before and just after it
+    (``offline`` holds one more entry than ``windows``: before the first window, then after each), so
+    that a neighbour's load drifting over minutes moves both sides of a ratio alike."""
+    if len(offline) != len(windows) + 1:
+        raise ValueError(f"need one offline rate more than windows, got {len(offline)} and {len(windows)}")
+    return [w / ((offline[i] + offline[i + 1]) / 2) for i, w in enumerate(windows)]
+
+
+def offline_rate(model, texts: list[str]) -> tuple[float, float]:
+    """texts/s and CPU s/text of encode over all texts (batch 32)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    model.encode(texts, batch_size=32)
+    return len(texts) / (time.perf_counter() - start), (time.process_time() - cpu) / len(texts)
 
 
 def measure_offline(model, texts: list[str]) -> tuple[float, float, float, float]:
     """texts/s and CPU s/text of encode over all texts (batch 32); p50 and p99 of one-text calls."""
-    start, cpu = time.perf_counter(), time.process_time()
-    model.encode(texts, batch_size=32)
-    rate, cpu_per_text = len(texts) / (time.perf_counter() - start), (time.process_time() - cpu) / len(texts)
+    rate, cpu_per_text = offline_rate(model, texts)
     single = []
     for text in texts[:300]:
         t0 = time.perf_counter()

@@ -41,3 +41,26 @@ def test_measure_offline_rates_and_single_call_percentiles():
     assert calls[0] == 400 and calls[1:] == [1] * 300          # the whole list, then 300 one-text calls
     assert 100 < rate <= 8000 and 0 <= cpu < 1e-3                # 400 texts in >= 50 ms; sleeping costs no CPU
     assert 0.002 <= p50 <= p99 < 0.5
+
+
+def test_paired_ratios_compare_each_window_with_the_offline_runs_beside_it():
+    # offline 100, window 80, offline 120, window 55, offline 100: the host slowed then recovered
+    assert load.paired_ratios([100, 120, 100], [88, 55]) == [0.8, 0.5]
+
+
+def test_paired_ratios_need_one_offline_run_more_than_windows():
+    with pytest.raises(ValueError, match="one offline rate more than windows, got 2 and 2"):
+        load.paired_ratios([100, 120], [88, 55])
+
+
+def test_offline_rate_runs_the_whole_list_once():
+    calls = []
+
+    class Model:
+        def encode(self, texts, batch_size=32):
+            calls.append((len(texts), batch_size))
+            time.sleep(0.05)
+            return np.zeros((len(texts), 4), np.float32)
+
+    rate, cpu = load.offline_rate(Model(), ["a"] * 100)
+    assert calls == [(100, 32)] and 100 < rate <= 2000 and 0 <= cpu < 1e-3

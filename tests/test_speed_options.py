@@ -60,6 +60,21 @@ def test_int8_holds_the_fidelity_bound_on_the_golden_texts():
     assert cos.min() < 0.99999  # really quantised, not the float32 path
 
 
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_sessions_run_no_skip_layer_normalization(tmp_path, monkeypatch, quantize):
+    """ONNX Runtime would fuse the int8 model's Add + Add + LayerNormalization into its slower
+    SkipLayerNormalization (quantize_dynamic adds the shapes its checks need); the optimised model
+    that the sessions write to the cache shows what they run."""
+    import onnx
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path))
+    make_executor("onnxruntime", _graph(), threads=1, quantize=quantize).run(FEEDS)
+    (path,) = (tmp_path / "models").glob("*.onnx")
+    ops = [n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node]
+    assert "SkipLayerNormalization" not in ops
+    assert ops.count("LayerNormalization") == 2 * CFG.num_hidden_layers + 1
+    assert ("QAttention" if quantize else "Attention") in ops
+
+
 def test_bad_quantize_values():
     with pytest.raises(ValueError, match="quantize must be None or 'int8'"):
         minilm.load(quantize="int4")

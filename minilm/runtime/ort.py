@@ -1,8 +1,8 @@
 """The ONNX Runtime executor: lowers the graph to ONNX and runs it in an InferenceSession.
 
-Speed (docs/perf-notes.md): the graph is lowered with fused attention / skip layer norms
-(runtime/fusion.py), optionally quantised to int8 (runtime/quantize.py), and the optimised model is
-kept in a cache (runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
+Speed (docs/perf-notes.md): the graph is lowered with fused attention (runtime/fusion.py), optionally
+quantised to int8 (runtime/quantize.py), and the optimised model is kept in a cache
+(runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
 ``workers`` at a time on one session (``run_many``), which scales better on a few cores than one run
 after another split over intra-op threads; a single batch still gets all ``threads``.
 """
@@ -26,8 +26,8 @@ QUANTIZE = (None, "int8")
 # replaces (runtime/fusion.py). The fp32 lowering already gives it nothing to match, but the int8
 # model does (quantize_dynamic adds shape information, which the fusion's checks need): there
 # SkipLayerNormalization took 0.37 of 2.09 s kernel time against 0.08 s for the unfused ops, and
-# turning the fusion off made int8 1.16x faster on short texts, 1.10x on long, at the same fidelity
-# (AVX-512 machine, docs/perf-notes.md).
+# turning the fusion off made int8 1.16-1.18x faster on short texts, 1.10-1.13x on long, at the
+# same fidelity (AVX-512 machine, docs/perf-notes.md).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 

@@ -28,7 +28,7 @@ def test_cpu_seconds_of_a_gone_process_is_nan():
     assert math.isnan(load.cpu_seconds(2 ** 22 + 12345))  # above Linux's pid_max
 
 
-def test_measure_offline_rates_and_single_call_percentiles():
+def test_offline_rate_and_single_call_percentiles():
     calls = []
 
     class Model:
@@ -37,7 +37,8 @@ def test_measure_offline_rates_and_single_call_percentiles():
             time.sleep(0.002 if len(texts) == 1 else 0.05)
             return np.zeros((len(texts), 4), np.float32)
 
-    rate, cpu, p50, p99 = load.measure_offline(Model(), ["a"] * 400)
+    rate, cpu = load.offline_rate(Model(), ["a"] * 400)
+    p50, p99 = load.single_calls(Model(), ["a"] * 400)
     assert calls[0] == 400 and calls[1:] == [1] * 300          # the whole list, then 300 one-text calls
     assert 100 < rate <= 8000 and 0 <= cpu < 1e-3                # 400 texts in >= 50 ms; sleeping costs no CPU
     assert 0.002 <= p50 <= p99 < 0.5

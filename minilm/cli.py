@@ -209,7 +209,7 @@ def cmd_serve(args, parser) -> int:
           file=sys.stderr)
     serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
           max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,
-          index=args.index)
+          index=args.index, workers=args.workers)
     return 0
 
 
@@ -303,6 +303,9 @@ Output: JSON lines {"index", "text", "embedding"} on stdout (floats round-trip f
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
+    srv.add_argument("--workers", type=positive_int, metavar="N",
+                     help="batches run at once, each on threads/N cores; a batch alone gets all of them "
+                          "(default: 2 with 2+ threads on onnxruntime, else 1)")
     srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")
     from . import cli_groups, cli_webnn
     cli_webnn.register(command, common, inputs)

@@ -50,10 +50,11 @@ class Embedder:
     def max_length(self) -> int:
         return self.tokenizer.max_length
 
-    def executor(self, output: str, normalize: bool, packed: bool = False):
+    def executor(self, output: str, normalize: bool, packed: bool = False, threads: int | None = None):
         """The executor of one output on padded inputs (``_feeds``), or of sentence_embedding on packed
-        ones (``models/packed.py``)."""
-        key = (output, normalize if output == "sentence_embedding" else None, packed)
+        ones (``models/packed.py``); ``threads`` other than the model's: a second executor with as many."""
+        threads = None if threads == self.threads else threads
+        key = (output, normalize if output == "sentence_embedding" else None, packed, threads)
         if key not in self._executors:
             if output == "pooler_output" and "pooler.dense.weight" not in self.weights:
                 raise ConfigError(f"{self.path}: this checkpoint has no pooler weights, so it has no pooler_output")
@@ -61,7 +62,7 @@ class Embedder:
                 graph = bert_packed.build(self.config, self.weights, self.pipeline.pooling, normalize)
             else:
                 graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
-            self._executors[key] = make_executor(self.backend, graph, self.threads, **self.options)
+            self._executors[key] = make_executor(self.backend, graph, threads or self.threads, **self.options)
         return self._executors[key]
 
     def tokenize(self, texts: Texts) -> list[list[int]]:
@@ -125,20 +126,21 @@ class Embedder:
             vectors[chunk] = out[output]
         return vectors[0] if single else vectors
 
-    def encode_packed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
+    def encode_packed(self, ids: list[list[int]], normalize: bool | None = None, threads: int | None = None) -> np.ndarray:
         """sentence_embedding of token-id lists through the packed graph: no compute on padding in the
         token-wise layers, calls cut by a token budget. For batches of uneven lengths that cannot be
         sorted first (a server's requests in flight); ``encode`` is faster on a whole corpus. A call
         with no padding (one text, or texts of one length) runs on the padded graph instead, which
-        has the fused attention (runtime/fusion.py) and the same result."""
+        has the fused attention (runtime/fusion.py) and the same result. ``threads``: run on executors
+        with that many threads instead of the model's (a server running several batches at once)."""
         normalize = self.pipeline.normalize if normalize is None else bool(normalize)
         out = np.zeros((len(ids), self.dim), np.float32)
         for chunk in batches([len(x) for x in ids]):
             batch = [ids[i] for i in chunk]
             if len({len(x) for x in batch}) == 1:
-                executor, feeds = self.executor("sentence_embedding", normalize), self._feeds(batch)
+                executor, feeds = self.executor("sentence_embedding", normalize, threads=threads), self._feeds(batch)
             else:
-                executor = self.executor("sentence_embedding", normalize, packed=True)
+                executor = self.executor("sentence_embedding", normalize, packed=True, threads=threads)
                 feeds = bert_packed.feeds(batch, self.config.pad_token_id)
             out[chunk] = executor.run(feeds, ["sentence_embedding"])["sentence_embedding"]
         return out

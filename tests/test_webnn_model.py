@@ -213,3 +213,20 @@ def test_cli_compare(tmp_path, capsys):
     assert "DIFFERENT: text 2 has cosine -1.0" in capsys.readouterr().out
     assert main(["compare"]) == 2
     assert "--against BACKEND" in capsys.readouterr().err
+
+
+def test_exported_model_serves_its_batches_padded(exported, ort_embedder):
+    pytest.importorskip("fastapi")
+    from starlette.testclient import TestClient
+
+    from minilm.server.app import batch_workers, create_app
+
+    model = minilm.load(exported)
+    assert model.encode_packed is None and batch_workers(model, None) == (1, None)  # static shapes: one worker
+    texts = ["a short one", "a somewhat longer sentence than the first", "three"]
+    with TestClient(create_app(model)) as client:  # the lifespan starts the batcher
+        r = client.post("/v1/embeddings", json={"input": texts})
+        assert r.status_code == 200, r.text
+        got = np.array([d["embedding"] for d in r.json()["data"]], np.float32)
+        assert client.get("/health").json() == {"status": "ok"}
+    assert cosine_rows(got, ort_embedder.encode(texts)).min() >= 0.99999

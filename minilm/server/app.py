@@ -34,6 +34,7 @@ class Settings:
     max_inputs: int = 2048
     max_input_chars: int = 100_000
     max_queue: int = 1024
+    workers: Optional[int] = None  # batches at once (Batcher); None: see batch_workers
     api_key: Optional[str] = None
     index: Optional[str] = None  # --index PATH: enables POST /search
 
@@ -69,16 +70,30 @@ def _error(status: int, message: str, kind: str, headers: dict | None = None) ->
     return Response(error_body(status, message, kind), status, headers=headers, media_type="application/json")
 
 
+def batch_workers(embedder, workers: int | None) -> tuple[int, int | None]:
+    """Batches the Batcher runs at once, and the threads of each (None: the model's). Default: two,
+    on half the model's threads each, where the model runs packed batches on onnxruntime with 2+
+    threads (docs/server.md); else one batch at a time on all of them."""
+    cores = getattr(embedder.executor("sentence_embedding", embedder.pipeline.normalize), "threads", 1)
+    if not getattr(embedder, "encode_packed", None) or embedder.backend != "onnxruntime":
+        return 1, None  # a static .webnn graph, or torch (one device, its own threads)
+    workers = workers or (2 if cores >= 2 else 1)
+    return workers, (max(1, cores // workers) if workers > 1 else None)
+
+
 def create_app(embedder, settings: Settings | None = None) -> Service:
     settings = settings or Settings()
     metrics = Metrics()
-    batcher = Batcher(embedder, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue, metrics)
+    workers, threads = batch_workers(embedder, settings.workers)
+    batcher = Batcher(embedder, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue, metrics,
+                      workers, threads)
     hot, tokenize, check_texts = make_routes(embedder, batcher, settings)
 
     @asynccontextmanager
     async def lifespan(app):
-        if hasattr(embedder, "encode_packed"):  # the graph of the server's batches, built now, not in the first one
-            await asyncio.to_thread(embedder.executor, "sentence_embedding", embedder.pipeline.normalize, True)
+        if getattr(embedder, "encode_packed", None):  # the graphs of the server's batches, built now, not in the first one
+            for packed, size in ((True, None), (True, threads), (False, threads)):
+                await asyncio.to_thread(embedder.executor, "sentence_embedding", embedder.pipeline.normalize, packed, size)
         batcher.start()
         yield
         await batcher.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain

@@ -64,6 +64,8 @@ class WebnnEmbedder(Embedder):
             self._executors["graph"] = make_executor(self.backend, self.graph, self.threads)
         return self._executors["graph"]
 
+    encode_packed = None  # fixed shapes: no packed graph (a server runs padded calls, Batcher._encode)
+
     def encode(self, texts, *args, **kwargs):
         items = [texts] if isinstance(texts, str) else texts
         if isinstance(items, list) and all(isinstance(t, str) for t in items):

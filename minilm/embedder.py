@@ -62,8 +62,18 @@ class Embedder:
                 graph = bert_packed.build(self.config, self.weights, self.pipeline.pooling, normalize)
             else:
                 graph = bert.build(self.config, self.weights, self.pipeline.pooling, normalize, outputs=(output,))
-            self._executors[key] = make_executor(self.backend, graph, threads or self.threads, **self.options)
+            options = self.options
+            if options.get("quantize"):  # int8: the attention's channel scales (runtime/smooth.py) need calibration runs
+                options = options | {"calibration": self._calibration(packed)}
+            self._executors[key] = make_executor(self.backend, graph, threads or self.threads, **options)
         return self._executors[key]
+
+    def _calibration(self, packed: bool) -> list[dict[str, np.ndarray]]:
+        """Feeds of random token ids (runtime/smooth.py), in batches of 32."""
+        from .runtime.smooth import calibration_ids
+        ids = calibration_ids(self.config.vocab_size, self.tokenizer.encode([""])[0])
+        chunks = [ids[i:i + 32] for i in range(0, len(ids), 32)]
+        return [bert_packed.feeds(c, self.config.pad_token_id) if packed else self._feeds(c) for c in chunks]
 
     def tokenize(self, texts: Texts) -> list[list[int]]:
         """Token ids per text, as the model sees them (special tokens added, truncated)."""

@@ -30,11 +30,11 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache"), "torch": ("device", "dtype")}
+OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache", "calibration"), "torch": ("device", "dtype")}
 
 
 def make_executor(backend: str, graph: Graph, threads: int | None = None, **options):
-    """``options``: device= and dtype= for the torch backend; quantize=, workers=, fuse=, cache= for onnxruntime."""
+    """``options``: device= and dtype= for the torch backend; quantize=, workers=, fuse=, cache=, calibration= for onnxruntime."""
     wrong = sorted(k for k in options if k not in OPTIONS[check_backend(backend)])
     if wrong:
         owners = [b for b, names in OPTIONS.items() if wrong[0] in names]

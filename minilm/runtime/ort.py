@@ -38,6 +38,15 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _digest(feeds: list[dict[str, np.ndarray]]) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for f in feeds:
+        for name in sorted(f):
+            h.update(name.encode() + np.ascontiguousarray(f[name]).tobytes())
+    return h.hexdigest()
+
+
 def check_quantize(quantize: str | None) -> str | None:
     if quantize not in QUANTIZE:
         raise ValueError(f"quantize must be one of {', '.join(map(str, QUANTIZE))}, got {quantize!r}")
@@ -58,13 +67,15 @@ class OnnxRuntimeExecutor:
     """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
     concurrent runs for ``run_many`` (default 1: one run after another, each on all intra-op threads; on a quiet
     2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/perf-notes.md). ``fuse``: contrib-op lowering;
-    ``quantize``: None or "int8";
+    ``quantize``: None or "int8"; ``calibration``: int8 only, feeds of calibration runs for the attention's
+    channel scales (runtime/smooth.py; None: none);
     ``cache``: keep the optimised model on disk (see model_cache)."""
 
     name = "onnxruntime"
 
     def __init__(self, graph: Graph, threads: int | None = None, providers: list[str] | None = None,
-                 fuse: bool = True, quantize: str | None = None, cache: bool = True, workers: int | None = None):
+                 fuse: bool = True, quantize: str | None = None, cache: bool = True, workers: int | None = None,
+                 calibration: list[dict[str, np.ndarray]] | None = None):
         self.graph = graph
         self.threads = threads or default_threads()
         self.workers = max(1, min(workers or 1, self.threads))
@@ -73,6 +84,7 @@ class OnnxRuntimeExecutor:
         # 7-bit int8 weights where the int8 GEMM saturates (runtime/quantize.py); decided once, used by
         # the cache key (a cache copied to another CPU must not reuse the entry) and the quantisation
         self.reduce_range = saturates() if self.quantize else None
+        self.calibration = calibration if self.quantize else None  # int8: feeds for the channel scales (smooth.py)
         self.providers_wanted = providers or ["CPUExecutionProvider"]
         self._pool = None
         try:
@@ -97,6 +109,9 @@ class OnnxRuntimeExecutor:
                    "disabled_optimizers": DISABLED_OPTIMIZERS}
         if self.quantize:
             options["reduce_range"] = self.reduce_range
+        if self.calibration:
+            from .smooth import VERSION
+            options["smooth"] = [VERSION, _digest(self.calibration)]
         key = model_cache.key(self.graph, options)
         path = model_cache.lookup(key)
         if path is not None:
@@ -122,6 +137,9 @@ class OnnxRuntimeExecutor:
         model = to_onnx(self.graph, fuse=self.fuse)
         if self.quantize:
             from .quantize import quantize_int8
+            if self.calibration:
+                from .smooth import smooth
+                model = smooth(model, self.calibration)
             model = quantize_int8(model, reduce_range=self.reduce_range)
         return model.SerializeToString()
 

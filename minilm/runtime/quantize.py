@@ -3,7 +3,9 @@
 Weights become int8 (per output channel), activations are quantised to uint8 per batch at run
 time; the fused Attention becomes QAttention. The feed-forward MatMuls (intermediate.dense and
 output.dense of each layer) stay float32: quantising them too drops the minimum cosine to
-sentence-transformers on the golden texts from 0.992 to 0.966 (measured; docs/perf-notes.md).
+sentence-transformers on the golden texts from 0.992 to 0.966 (measured; docs/perf-notes.md). Before
+this, the executor scales the attention MatMuls' outlier input channels (runtime/smooth.py) when it
+is given calibration feeds, as ``minilm.load(quantize="int8")`` does.
 
 On x86 CPUs without VNNI, ONNX Runtime's u8 x s8 kernel multiplies with AVX2's ``vpmaddubsw``, whose
 sums of two products saturate at 16 bits when the weights use the full int8 range (255 x 127 x 2 >

@@ -75,6 +75,12 @@ def test_export_onnx_runs_in_plain_onnxruntime(tmp_path, capsys, int8):
         expected = executor.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})["sentence_embedding"]
         got = np.load(tmp_path / f"out_{batch}.npy")
         assert cosine_rows(got, expected).min() >= (0.99 if int8 else 0.99999)
+    import onnx
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    layers = ref.config.num_hidden_layers
+    # int8: the attention's four projections per layer (the feed-forward stays float32), in standard ops
+    assert ops.count("MatMulInteger") == (4 * layers if int8 else 0)
+    assert not any(op in ("QAttention", "DynamicQuantizeMatMul", "Attention") for op in ops)
 
 
 def test_folder_named_after_a_preset_must_have_its_shape(tmp_path):

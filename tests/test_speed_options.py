@@ -205,3 +205,18 @@ def test_int8_weights_use_7_bits_where_avx2_would_saturate(monkeypatch):
     assert quantize.saturates("")  # no flags line: the safe choice
     monkeypatch.setattr(platform, "machine", lambda: "arm64")
     assert not quantize.saturates("flags : fp asimd\n")
+
+
+def test_folding_weight_transposes_keeps_the_answers_and_names_the_matmuls():
+    from minilm.runtime.quantize import fold_weight_transposes, sensitive
+    model = to_onnx(_graph())
+    before = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, FEEDS)
+    folded = fold_weight_transposes(model)
+    inits = {t.name for t in folded.graph.initializer}
+    assert not [n for n in folded.graph.node if n.op_type == "Transpose" and n.input[0] in inits]
+    linear = [n for n in folded.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+    assert len(linear) == 6 * CFG.num_hidden_layers and all(n.input[1] == n.name + ".weight.T" for n in linear)
+    assert len(sensitive(folded)) == 2 * CFG.num_hidden_layers  # the feed-forward pair of each layer
+    after = ort.InferenceSession(folded.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, FEEDS)
+    for a, b in zip(before, after):
+        np.testing.assert_allclose(a, b, atol=1e-6)

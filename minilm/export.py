@@ -37,8 +37,9 @@ def write_sidecar(embedder, folder: Path) -> None:
 
 def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     """Write the model to ``out``. ``int8``: the int8 model of ``minilm.load(quantize="int8")`` in standard
-    ONNX ops (runtime/quantize.py: the attention's MatMuls int8 with per-channel weights and the
-    channel scales of runtime/smooth.py, the feed-forward float32), with 7-bit weights so that it
+    ONNX ops (runtime/quantize.py: the attention's MatMuls int8 with per-channel weights, the
+    feed-forward input per row (runtime/per_row.py), both with the channel scales of runtime/smooth.py;
+    the feed-forward output float32), with 7-bit weights so that it
     holds its fidelity on any x86 CPU (runtime/quantize.py: AVX2 without VNNI saturates otherwise)."""
     import onnx
 
@@ -49,10 +50,12 @@ def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     model = to_onnx(export_graph(embedder))
     write_sidecar(embedder, out.parent)
     if int8:
+        from .runtime.per_row import per_row_int8
         from .runtime.quantize import fold_weight_transposes, quantize_int8
         from .runtime.smooth import smooth
         try:
-            model = quantize_int8(smooth(fold_weight_transposes(model), embedder._calibration(False)), reduce_range=True)
+            model = smooth(fold_weight_transposes(model), embedder._calibration(False))
+            model = quantize_int8(per_row_int8(model, seven_bits=True), reduce_range=True)
         except BackendError:
             raise
         except Exception as exc:

@@ -44,8 +44,8 @@ def test_scales_leave_the_float32_model_unchanged(ort_embedder):
         model = to_onnx(graph, fuse=True)
         scaled = smooth(model, emb._calibration(is_packed))
         muls = [n for n in scaled.graph.node if n.name.endswith(".smooth")]
-        assert len(muls) == 2 * emb.config.num_hidden_layers  # the QKV input and the attention output's, per layer
-        assert len(targets(scaled)) == len(targets(model)) == emb.config.num_hidden_layers * (2 if not is_packed else 4)
+        assert len(muls) == 3 * emb.config.num_hidden_layers  # the inputs of QKV, attention output, feed-forward
+        assert len(targets(scaled)) == len(targets(model)) == emb.config.num_hidden_layers * (3 if not is_packed else 5)
         scales = [1 / x for x in (np.asarray(t.float_data or np.frombuffer(t.raw_data, np.float32))
                                   for t in scaled.graph.initializer if t.name.endswith(".smooth"))]
         assert all((s >= 1).all() for s in scales) and any((s > 1.5).any() for s in scales)  # only outliers shrink
@@ -64,10 +64,11 @@ def test_int8_with_the_scales_is_closer_to_the_reference(monkeypatch, tmp_path, 
         got = minilm.load(quantize="int8").encode(meta["texts"])
         return (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
 
-    scaled = cosines()  # measured: min 0.9954, mean 0.9990 (7 bits: 0.9954, 0.9987)
+    # with the scales the feed-forward input is int8 too (per row); without, it stays float32
+    scaled = cosines()  # measured: min 0.9946, mean 0.9988 (7 bits: 0.9941, 0.9981)
     monkeypatch.setattr(Embedder, "_calibration", lambda self, is_packed: None)
     plain = cosines()  # measured: min 0.9935, mean 0.9982 (7 bits: 0.9914, 0.9976)
-    assert scaled.min() >= 0.994 and scaled.mean() >= 0.9985, (scaled.min(), scaled.mean())
+    assert scaled.min() >= 0.993 and scaled.mean() >= 0.9978, (scaled.min(), scaled.mean())
     assert scaled.mean() > plain.mean() + 3e-4 and scaled.min() > plain.min(), (scaled, plain)
 
 

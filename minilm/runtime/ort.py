@@ -67,8 +67,9 @@ class OnnxRuntimeExecutor:
     """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
     concurrent runs for ``run_many`` (default 1: one run after another, each on all intra-op threads; on a quiet
     2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/perf-notes.md). ``fuse``: contrib-op lowering;
-    ``quantize``: None or "int8"; ``calibration``: int8 only, feeds of calibration runs for the attention's
-    channel scales (runtime/smooth.py; None: none);
+    ``quantize``: None or "int8"; ``calibration``: int8 only, feeds of calibration runs for the channel scales
+    (runtime/smooth.py), which also turn on the per-row feed-forward input (runtime/per_row.py);
+    None: neither;
     ``cache``: keep the optimised model on disk (see model_cache)."""
 
     name = "onnxruntime"
@@ -137,9 +138,10 @@ class OnnxRuntimeExecutor:
         model = to_onnx(self.graph, fuse=self.fuse)
         if self.quantize:
             from .quantize import quantize_int8
-            if self.calibration:
+            if self.calibration:  # channel scales, and with them the feed-forward input per row (it needs both)
+                from .per_row import per_row_int8
                 from .smooth import smooth
-                model = smooth(model, self.calibration)
+                model = per_row_int8(smooth(model, self.calibration), self.reduce_range)
             model = quantize_int8(model, reduce_range=self.reduce_range)
         return model.SerializeToString()
 

@@ -2,7 +2,8 @@
 
 Weights become int8 (per output channel), activations are quantised to uint8 per batch at run
 time; the fused Attention becomes QAttention. The feed-forward MatMuls (intermediate.dense and
-output.dense of each layer) stay float32: quantising them too drops the minimum cosine to
+output.dense of each layer) are kept out of it (the input projection is quantised per row before,
+runtime/per_row.py; the output projection stays float32): quantising them here drops the minimum cosine to
 sentence-transformers on the golden texts from 0.992 to 0.966 (measured; docs/perf-notes.md). Before
 this, the executor scales the attention MatMuls' outlier input channels (runtime/smooth.py) when it
 is given calibration feeds, as ``minilm.load(quantize="int8")`` does.

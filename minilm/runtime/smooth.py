@@ -4,7 +4,7 @@ ONNX Runtime's CPU int8 kernels quantise an activation with one scale per tensor
 LayerNorm outputs (the attention's input) carry a few outlier channels many times larger than the
 rest, which take most of the 8 bits. Before quantisation each input channel j of the attention's
 MatMuls (the QKV projection, fused ``Attention`` or three ``MatMul``; the attention output
-projection) is divided by s_j and the weight's row j multiplied by it (x W = (x / s)(s W)):
+projection) and of the feed-forward input projection is divided by s_j and the weight's row j multiplied by it (x W = (x / s)(s W)):
 s = max(1, a / a_p90) ** 0.5, a = the channel's largest |x| over a calibration run of the float32
 model, so only outlier channels shrink. The division is a ``Mul`` before the MatMul (the LayerNorm
 output is also the residual, so it cannot be folded into the LayerNorm).
@@ -34,10 +34,12 @@ def calibration_ids(vocab_size: int, special: list[int]) -> list[list[int]]:
 
 
 def targets(model) -> list:
-    """The nodes to smooth: fused Attention, and MatMuls of an ``.attention.`` weight."""
+    """The nodes to smooth: fused Attention, MatMuls of an ``.attention.`` weight, and the feed-forward
+    input projections (quantised per row, runtime/per_row.py)."""
     weights = {t.name for t in model.graph.initializer}
     return [n for n in model.graph.node if n.op_type == "Attention" or
-            (n.op_type == "MatMul" and ".attention." in n.name and n.input[1] in weights)]
+            (n.op_type == "MatMul" and (".attention." in n.name or n.name.endswith(".intermediate.dense"))
+             and n.input[1] in weights)]
 
 
 def input_amax(model, feeds: list[dict[str, np.ndarray]], names: list[str]) -> dict[str, np.ndarray]:

@@ -92,5 +92,28 @@ def run(input: str, output: str, model=None, address: str | None = None, column:
     ray.data.DataContext.get_current().execution_options.preserve_order = True  # reads too, not only the map
     ds = embed_dataset(read(input), model, column, workers=workers, threads=threads, batch_size=batch_size,
                        normalize=normalize, rows_per_batch=rows_per_batch).materialize()
-    ds.write_parquet(output)
+    write_in_order(ds, output)
     return ds.count()
+
+
+def write_in_order(ds, output: str) -> None:
+    """One Parquet file per block of ``ds``, ``part-NNNNNN.parquet`` in the dataset's order, written by
+    Ray tasks (where the blocks are), so the files sorted by name hold the rows in input order.
+    ``Dataset.write_parquet`` names files by write task, and a write task may take blocks out of
+    order (seen with Ray 2.60: rows 0-63 and 101-164 in one file, 64-100 in the next), so its files
+    do not give the order back."""
+    ray = _ray()
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    if "://" in output:
+        fs, root = pafs.FileSystem.from_uri(output)
+    else:
+        fs, root = pafs.LocalFileSystem(), os.path.abspath(output)
+    fs.create_dir(root, recursive=True)
+
+    @ray.remote(num_cpus=0.25)
+    def write(table, path):
+        pq.write_table(table, path, filesystem=fs)
+
+    ray.get([write.remote(ref, f"{root}/part-{i:06}.parquet") for i, ref in enumerate(ds.to_arrow_refs())])

@@ -45,6 +45,8 @@ def test_ray_output_equals_local_row_for_row(tmp_path, local_ray, ort_embedder, 
                  "--chunk-size", "64"]) == 0  # 5 calls shared by two actors
     assert f"wrote {len(TEXTS)} rows" in capsys.readouterr().err
     table = read_rows(out)
+    names = sorted(p.name for p in out.iterdir() if p.suffix == ".parquet")
+    assert len(names) >= 2 and names == [f"part-{i:06}.parquet" for i in range(len(names))]  # one per block, in order
     assert table.column("id").to_pylist() == list(range(len(TEXTS)))
     assert table.column("text").to_pylist() == TEXTS
     vectors = np.asarray(table.column("embedding").to_pylist(), np.float32)

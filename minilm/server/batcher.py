@@ -180,7 +180,7 @@ class Batcher:
         if packed is None:
             out = self.embedder.encode_ids(ids, normalize=normalize)
         else:
-            out = packed(ids, normalize=normalize, **({"threads": threads} if threads else {}))
+            out = packed(ids, normalize=normalize, threads=threads)
         self.metrics.observe_batch(len(ids), sum(len(x) for x in ids), time.perf_counter() - start)
         return out
 

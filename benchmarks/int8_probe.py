@@ -7,11 +7,13 @@ intra-op thread over the same token ids (length-sorted, 1024-token batches); tim
 time, so a loaded machine inflates it less than wall time (it still does: compare within one run).
 Cosine is to the float32 model (itself within 1e-6 of sentence-transformers on these texts).
 
-Variants: fp32 | int8 (minilm's quantize="int8": feed-forward MatMuls kept float32) | int8-all (every
-MatMul and the attention int8) | weights-only (int8 per-channel weights de-quantised into a float32
-model: the weight share of the loss) | nbits8 (MatMulNBits, 8-bit weights, block 32, accuracy_level 4:
-int8 activations per row and block) | smooth (int8 + SmoothQuant-style scales, alpha 0.5, on the
-attention's input and the attention output projection, calibrated on the golden texts).
+Variants: fp32 | int8 (minilm's quantize="int8": channel scales, runtime/smooth.py; the feed-forward
+input per row, runtime/per_row.py; its output float32) | int8-attention (the attention int8 without
+channel scales, the feed-forward float32: minilm's int8 before 2026-12-02) | int8-all (every MatMul
+and the attention int8) | weights-only (int8 per-channel weights de-quantised into a float32 model:
+the weight share of the loss) | nbits8 (MatMulNBits, 8-bit weights, block 32, accuracy_level 4: int8
+activations per row and block). (A "smooth" variant of this probe, since dropped, was the first
+form of runtime/smooth.py: attention only, calibrated on the golden texts.)
 A developer's probe: it reports, it checks nothing.
 """
 
@@ -19,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
-from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
@@ -36,7 +35,6 @@ from minilm.runtime.quantize import quantize_int8
 
 from engine_probe import CORPUS, read  # noqa: E402  (this folder is on sys.path when run as a script)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def session(model) -> ort.InferenceSession:
@@ -99,49 +97,18 @@ def nbits8(model, block: int = 32):
     return model
 
 
-def smooth(emb, model, calibration, alpha: float = 0.5, percentile: float = 90):
-    """Scale outlier input channels of the attention and attention-output MatMuls down (x / s) and
-    their weight rows up (W * s), s = max(1, a / a_p90) ** alpha, a = calibration max |x| per channel."""
-    probe = copy.deepcopy(model)
-    targets = [n for n in weight_matmuls(probe) if n.op_type == "Attention" or ".attention." in n.name]
-    names = sorted({n.input[0] for n in targets})
-    del probe.graph.output[:]
-    probe.graph.output.extend(helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, None) for x in names)
-    amax = dict.fromkeys(names, 0.0)
-    for _, mask, values in run(emb, session(probe), calibration, names)[0]:
-        for x, v in zip(names, values):
-            amax[x] = np.maximum(amax[x], np.abs(v[mask.astype(bool)]).max(0))
-    model = copy.deepcopy(model)
-    inits = {t.name: t for t in model.graph.initializer}
-    nodes, keys = [], {(t.op_type, t.name) for t in targets}
-    for n in model.graph.node:
-        if (n.op_type, n.name) in keys:
-            a = amax[n.input[0]]
-            s = (np.maximum(1.0, a / np.percentile(a, percentile)) ** alpha).astype(np.float32)
-            w = numpy_helper.to_array(inits[n.input[1]])
-            inits[n.input[1]].CopyFrom(numpy_helper.from_array(w * s[:, None], n.input[1]))
-            model.graph.initializer.append(numpy_helper.from_array(1 / s, n.name + ".smooth"))
-            nodes.append(helper.make_node("Mul", [n.input[0], n.name + ".smooth"], [n.name + ".smoothed"]))
-            n.input[0] = n.name + ".smoothed"
-        nodes.append(n)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    return model
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", type=int, default=1000)
     ap.add_argument("--long", type=int, default=40)
-    ap.add_argument("--variants", default="fp32,int8,int8-all,weights-only,nbits8,smooth")
+    ap.add_argument("--variants", default="fp32,int8,int8-attention,int8-all,weights-only,nbits8")
     args = ap.parse_args()
     emb = minilm.load(threads=1)
     graph = bert.build(emb.config, emb.weights, emb.pipeline.pooling, True, outputs=("sentence_embedding",))
     fp32 = to_onnx(graph, fuse=True)
-    golden = json.loads((ROOT / "tests" / "fixtures" / "golden" / "all-MiniLM-L6-v2.json").read_text())["texts"]
-    make = {"fp32": lambda: fp32, "int8": lambda: quantize_int8(fp32), "int8-all": lambda: quantize_int8(fp32, exclude=[]),
-            "weights-only": lambda: weights_only(fp32), "nbits8": lambda: nbits8(fp32),
-            "smooth": lambda: quantize_int8(smooth(emb, fp32, emb.tokenize(golden)))}
+    make = {"fp32": lambda: fp32, "int8": lambda: quantize_int8(copy.deepcopy(fp32), calibration=emb._calibration(False)),
+            "int8-attention": lambda: quantize_int8(fp32), "int8-all": lambda: quantize_int8(fp32, exclude=[]),
+            "weights-only": lambda: weights_only(fp32), "nbits8": lambda: nbits8(fp32)}
     corpora = {c: emb.tokenize(read(CORPUS / f"{c}.jsonl", n)) for c, n in (("short", args.short), ("long", args.long))}
     reference = {c: vectors(emb, session(fp32), ids)[0] for c, ids in corpora.items()}
     print(f"| variant | corpus | CPU s (1 thread) | real tokens/s | x fp32 | min / mean cosine to fp32 |\n|---|---|---|---|---|---|")

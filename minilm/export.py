@@ -50,12 +50,9 @@ def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     model = to_onnx(export_graph(embedder))
     write_sidecar(embedder, out.parent)
     if int8:
-        from .runtime.per_row import per_row_int8
         from .runtime.quantize import fold_weight_transposes, quantize_int8
-        from .runtime.smooth import smooth
         try:
-            model = smooth(fold_weight_transposes(model), embedder._calibration(False))
-            model = quantize_int8(per_row_int8(model, seven_bits=True), reduce_range=True)
+            model = quantize_int8(fold_weight_transposes(model), reduce_range=True, calibration=embedder._calibration(False))
         except BackendError:
             raise
         except Exception as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -42,7 +44,7 @@ def test_scales_leave_the_float32_model_unchanged(ort_embedder):
         else:
             graph, feeds = bert.build(emb.config, emb.weights, outputs=("sentence_embedding",)), emb._feeds(ids)
         model = to_onnx(graph, fuse=True)
-        scaled = smooth(model, emb._calibration(is_packed))
+        scaled = smooth(copy.deepcopy(model), emb._calibration(is_packed))
         muls = [n for n in scaled.graph.node if n.name.endswith(".smooth")]
         assert len(muls) == 3 * emb.config.num_hidden_layers  # the inputs of QKV, attention output, feed-forward
         assert len(targets(scaled)) == len(targets(model)) == emb.config.num_hidden_layers * (3 if not is_packed else 5)

@@ -138,11 +138,7 @@ class OnnxRuntimeExecutor:
         model = to_onnx(self.graph, fuse=self.fuse)
         if self.quantize:
             from .quantize import quantize_int8
-            if self.calibration:  # channel scales, and with them the feed-forward input per row (it needs both)
-                from .per_row import per_row_int8
-                from .smooth import smooth
-                model = per_row_int8(smooth(model, self.calibration), self.reduce_range)
-            model = quantize_int8(model, reduce_range=self.reduce_range)
+            model = quantize_int8(model, reduce_range=self.reduce_range, calibration=self.calibration)
         return model.SerializeToString()
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -61,10 +61,5 @@ def per_row_int8(model, seven_bits: bool = False):
                  "q", to=TensorProto.UINT8)
         acc = step("Cast", [step("MatMulInteger", [q, wq, zero], "acc_int")], "acc", to=TensorProto.FLOAT)
         out.append(helper.make_node("Mul", [step("Mul", [acc, scale], "row_scaled"), ws], [y]))
-    del model.graph.node[:]
-    model.graph.node.extend(out)
-    used = {i for n in model.graph.node for i in n.input}
-    kept = [t for t in model.graph.initializer if t.name in used]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
-    return model
+    from .quantize import replace_nodes
+    return replace_nodes(model, out)

@@ -58,14 +58,19 @@ def fold_weight_transposes(model):
             model.graph.initializer.append(inits[name])
         for c in consumers:
             c.input[1] = name
-            if not c.name:
-                c.name = source.removesuffix(".weight")
+    return replace_nodes(model, keep)
+
+
+def replace_nodes(model, nodes: list):
+    """``model`` with ``nodes`` as its node list, pruned by ``fusion.prune`` (initializers no node uses
+    dropped; each MatMul of a ``<checkpoint name>.weight.T`` named after it)."""
+    from .fusion import prune
+
+    nodes, initializers = prune(list(nodes), list(model.graph.initializer), [o.name for o in model.graph.output])
     del model.graph.node[:]
-    model.graph.node.extend(keep)
-    used = {x for n in model.graph.node for x in n.input} | {o.name for o in model.graph.output}
-    kept = [t for t in model.graph.initializer if t.name in used]
+    model.graph.node.extend(nodes)
     del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
+    model.graph.initializer.extend(initializers)
     return model
 
 
@@ -86,19 +91,28 @@ def saturates(cpuinfo: str | None = None) -> bool:
     return not any(f in flags for f in VNNI)
 
 
-def quantize_int8(model, per_channel: bool = True, exclude: list[str] | None = None, reduce_range: bool | None = None):
+def quantize_int8(model, per_channel: bool = True, exclude: list[str] | None = None, reduce_range: bool | None = None,
+                  calibration: list | None = None):
     """The int8 form of an ONNX ``model`` (a ModelProto); ``exclude``: node names kept in float32
     (default: ``sensitive(model)``; [] quantises every MatMul); ``reduce_range``: 7-bit weights
-    (default: ``saturates()``)."""
+    (default: ``saturates()``); ``calibration``: feeds for the channel scales (runtime/smooth.py),
+    which also turn on the per-row feed-forward input (runtime/per_row.py); with it ``model`` itself
+    is changed (scaled, and its feed-forward inputs rewritten)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    reduce_range = saturates() if reduce_range is None else reduce_range
+    if calibration:
+        from .per_row import per_row_int8
+        from .smooth import smooth
+        model = per_row_int8(smooth(model, calibration), reduce_range)
 
     with tempfile.TemporaryDirectory(prefix="minilm-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, str(src))
         try:
             quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                             reduce_range=saturates() if reduce_range is None else reduce_range,
+                             reduce_range=reduce_range,
                              nodes_to_exclude=sensitive(model) if exclude is None else exclude, extra_options={"MatMulConstBOnly": True,
                                             "DefaultTensorType": onnx.TensorProto.FLOAT})
         except Exception as exc:

@@ -68,13 +68,10 @@ def input_amax(model, feeds: list[dict[str, np.ndarray]], names: list[str]) -> d
 
 
 def smooth(model, feeds: list[dict[str, np.ndarray]]):
-    """A copy of ``model`` (ModelProto) with the attention MatMuls' outlier input channels scaled down
+    """``model`` (ModelProto, changed in place) with the ``targets``' outlier input channels scaled down
     and their weight rows up; ``feeds``: the calibration runs' inputs."""
-    import copy
-
     from onnx import helper, numpy_helper
 
-    model = copy.deepcopy(model)
     nodes = targets(model)
     amax = input_amax(model, feeds, sorted({n.input[0] for n in nodes}))
     scales = {x: (np.maximum(1.0, a / max(np.percentile(a, PERCENTILE), 1e-12)) ** ALPHA).astype(np.float32)
@@ -83,9 +80,9 @@ def smooth(model, feeds: list[dict[str, np.ndarray]]):
     for n in nodes:
         w = numpy_helper.to_array(inits[n.input[1]])
         inits[n.input[1]].CopyFrom(numpy_helper.from_array(w * scales[n.input[0]][:, None], n.input[1]))
-    inserted, chosen, out = {}, {id(n) for n in nodes}, []
+    inserted, chosen, out = {}, {(n.op_type, n.name) for n in nodes}, []
     for n in model.graph.node:
-        if id(n) in chosen:
+        if (n.op_type, n.name) in chosen:
             x = n.input[0]
             if x not in inserted:  # Q, K and V of the packed graph share their input: one Mul
                 inserted[x] = f"{x}.smoothed"

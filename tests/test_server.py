@@ -216,3 +216,56 @@ def test_health_runs_the_packed_graph_of_the_batches(server, ort_embedder, monke
     monkeypatch.setattr(executor, "run", lambda feeds, outputs: ran.append(feeds["attention_mask"].shape) or run(feeds, outputs))
     assert httpx.get(url + "/health").json() == {"status": "ok"}
     assert ran == [(2, 3)]
+
+
+def test_health_is_503_while_the_runtime_is_broken(server, ort_embedder, monkeypatch):
+    url, _ = server
+    real = ort_embedder.encode_packed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected: the runtime is gone")
+
+    monkeypatch.setattr(ort_embedder, "encode_packed", broken)
+    r = httpx.get(url + "/health")
+    assert r.status_code == 503 and "unhealthy: injected: the runtime is gone" in r.json()["error"]["message"]
+    monkeypatch.setattr(ort_embedder, "encode_packed", lambda *a, **k: real(*a, **k) * np.nan)
+    r = httpx.get(url + "/health")
+    assert r.status_code == 503 and "non-finite" in r.json()["error"]["message"]
+    monkeypatch.setattr(ort_embedder, "encode_packed", real)
+    assert httpx.get(url + "/health").json() == {"status": "ok"}
+
+
+def test_sigterm_finishes_the_request_in_flight(tmp_path):
+    """SIGTERM while a request is being embedded: that request still gets its vectors, then exit 0."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--threads", "1",
+                             "--max-inputs", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        texts = [f"text {i}: " + "many words here " * 100 for i in range(64)]  # 64 x 256 tokens: seconds on 1 thread
+        answer: dict = {}
+
+        def post():
+            r = httpx.post(url + "/embed", json={"inputs": texts}, timeout=120)
+            answer.update(status=r.status_code, rows=len(r.json()), at=time.monotonic())
+
+        client = threading.Thread(target=post)
+        client.start()
+        time.sleep(0.5)  # the request is read and its batch running
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        client.join(120)
+        assert answer["status"] == 200 and answer["rows"] == 64
+        assert answer["at"] > signalled, "the request ended before the signal: make it longer"
+        assert proc.wait(30) == 0
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url + "/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

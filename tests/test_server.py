@@ -126,18 +126,24 @@ def test_a_failing_batch_fails_only_its_requests(server, ort_embedder, monkeypat
     assert httpx.get(url + "/health").json() == {"status": "ok"}
 
 
-def test_api_key_and_sigterm(tmp_path):
+def serve_process(*options: str) -> tuple[subprocess.Popen, str]:
+    """``minilm serve`` as a new process on a free port, once it answers /health; and its URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--api-key", "s3cret"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), *options],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, url
+
+
+def test_api_key_and_sigterm(tmp_path):
+    proc, url = serve_process("--api-key", "s3cret")
     try:
-        for _ in range(300):
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         r = httpx.post(url + "/embed", json={"inputs": "x"})
         assert r.status_code == 401 and "API key" in r.json()["error"]["message"]
         r = httpx.post(url + "/embed", json={"inputs": "x"}, headers={"Authorization": "Bearer s3cret"})
@@ -237,17 +243,8 @@ def test_health_is_503_while_the_runtime_is_broken(server, ort_embedder, monkeyp
 
 def test_sigterm_finishes_the_request_in_flight(tmp_path):
     """SIGTERM while a request is being embedded: that request still gets its vectors, then exit 0."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--threads", "1",
-                             "--max-inputs", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = serve_process("--threads", "1", "--max-inputs", "64")
     try:
-        for _ in range(300):
-            try:
-                httpx.get(url + "/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         texts = [f"text {i}: " + "many words here " * 100 for i in range(64)]  # 64 x 256 tokens: seconds on 1 thread
         answer: dict = {}
 

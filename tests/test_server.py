@@ -241,7 +241,7 @@ def test_health_is_503_while_the_runtime_is_broken(server, ort_embedder, monkeyp
     assert httpx.get(url + "/health").json() == {"status": "ok"}
 
 
-def test_sigterm_finishes_the_request_in_flight(tmp_path):
+def test_sigterm_finishes_the_request_in_flight():
     """SIGTERM while a request is being embedded: that request still gets its vectors, then exit 0."""
     proc, url = serve_process("--threads", "1", "--max-inputs", "64")
     try:

@@ -166,8 +166,9 @@ class Embedder:
             raise ValueError(f"prompt_name {name!r} is not one of the model's prompts: {sorted(prompts) or 'none'}")
         return prompts[name]
 
-    def _feeds(self, batch: list[list[int]]) -> dict[str, np.ndarray]:
-        width = max(len(x) for x in batch)
+    def _feeds(self, batch: list[list[int]], width: int | None = None) -> dict[str, np.ndarray]:
+        """Padded inputs of a batch: to its longest text, or to ``width`` (a static-shape model)."""
+        width = width or max(len(x) for x in batch)
         input_ids = np.full((len(batch), width), self.config.pad_token_id, dtype=np.int64)
         attention_mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, x in enumerate(batch):

@@ -89,14 +89,8 @@ class WebnnEmbedder(Embedder):
         stacked = np.concatenate(rows).astype(np.float32, copy=False) if rows else np.zeros((0, self.dim), np.float32)
         return stacked[0] if single else stacked
 
-    def _feeds(self, batch):
-        width = self.seq_len
-        input_ids = np.full((len(batch), width), self.config.pad_token_id, dtype=np.int64)
-        attention_mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, x in enumerate(batch):
-            input_ids[row, :len(x)] = x
-            attention_mask[row, :len(x)] = 1
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": np.zeros_like(input_ids)}
+    def _feeds(self, batch):  # the graph's fixed sequence length
+        return super()._feeds(batch, self.seq_len)
 
 
 def load(path: Path, backend: str = "onnxruntime", threads: int | None = None, max_length: int | None = None,

@@ -163,7 +163,9 @@ def main() -> None:
     rates, cpus = [o[0] for o in offline], [o[1] for o in offline]
     ratios = paired_ratios(rates, [w["requests"] / w["seconds"] for _, windows in levels for w in windows])
     offline_cpu = float(np.median(cpus))
-    print(f"client: {args.client}; server threads: {args.threads or 'default (all cores)'}; {os.cpu_count()} cores\n"
+    caveat = (" (in this process, on the server's cores: it understates the server, at concurrency 64 by far; "
+              "install wrk for figures to compare)") if args.client == "httpx" else ""
+    print(f"client: {args.client}{caveat}; server threads: {args.threads or 'default (all cores)'}; {os.cpu_count()} cores\n"
           f"offline Embedder.encode (batch 32), one run before each server window and after the last: "
           f"{min(rates):.0f}-{max(rates):.0f} texts/s (median {np.median(rates):.0f}), median {offline_cpu * 1000:.2f} CPU ms/text; "
           f"one text alone: p50 {single_p50 * 1000:.1f} ms, p99 {single_p99 * 1000:.1f} ms (means of before and after)\n"

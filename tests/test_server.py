@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import signal
 import socket
 import subprocess
@@ -27,24 +28,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(ort_embedder):
-    port = free_port()
-    settings = Settings(max_batch_tokens=64, max_inputs=50, max_input_chars=5000, api_key=None)
-    app = create_app(ort_embedder, settings)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+def wait_until_answering(url: str, tries: int = 300) -> None:
+    """Poll ``url`` until the server answers it at all (any status), at most ``tries`` x 0.1 s."""
+    for _ in range(tries):
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
+            httpx.get(url, timeout=2)
+            return
         except httpx.HTTPError:
             time.sleep(0.1)
-    yield url, app
-    srv.should_exit = True
-    thread.join(10)
+
+
+@contextlib.contextmanager
+def running(app, ready: str = "/health"):
+    """``app`` served by uvicorn on a thread, on a free loopback port, once it answers ``ready``; yields its URL."""
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{srv.config.port}"
+    try:
+        wait_until_answering(url + ready)
+        yield url
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(ort_embedder):
+    settings = Settings(max_batch_tokens=64, max_inputs=50, max_input_chars=5000, api_key=None)
+    app = create_app(ort_embedder, settings)
+    with running(app) as url:
+        yield url, app
 
 
 def test_openai_client(server, ort_embedder):
@@ -132,12 +146,7 @@ def serve_process(*options: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), *options],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_until_answering(url + "/health")
     return proc, url
 
 
@@ -194,25 +203,10 @@ def test_concurrent_requests_are_batched_and_answered_in_order(server, ort_embed
 
 
 def test_queue_full_is_429_with_retry_after(ort_embedder):
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ort_embedder, Settings(max_queue=0)), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/info", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with running(create_app(ort_embedder, Settings(max_queue=0)), ready="/info") as url:  # /health would queue too
         for route, body in (("/v1/embeddings", {"input": "x"}), ("/embed", {"inputs": "x"})):
             r = httpx.post(url + route, json=body)
             assert r.status_code == 429 and r.headers["retry-after"] == "1" and "queue is full" in r.json()["error"]["message"]
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def test_health_runs_the_packed_graph_of_the_batches(server, ort_embedder, monkeypatch):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
@@ -86,6 +86,11 @@ def test_random_vectors_match_sentence_transformers(n, min_size, threshold, seed
     util = pytest.importorskip("sentence_transformers.util")
     import torch
     x = clustered(n, seed)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    # a cosine within rounding of the threshold is where the two differ by design (minilm.cluster counts
+    # scores within TOLERANCE below it; float32 sums in numpy and torch differ in the last bit): seen as
+    # n=41, threshold 0.75, seed 513, a pair at 0.74999994, which made another seed's community the largest
+    assume(not (np.abs(unit @ unit.T - threshold) < 1e-5).any())
     theirs = util.community_detection(torch.from_numpy(x), threshold=threshold, min_community_size=min_size)
     assert same_communities(communities(x, threshold, min_size), theirs)
 

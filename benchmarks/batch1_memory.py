@@ -1,0 +1,71 @@
+"""Is a batch-1 query bound by reading the weights? (issue #3: single query p50 <= 0.7x plain ORT)
+
+    python benchmarks/batch1_memory.py [--rows 12] [--calls 50] [--rounds 5]
+
+Runs a chain of 18 feed-forward-shaped GEMM pairs, ``(rows x 384) @ (384 x 1536)`` then
+``@ (1536 x 384)``, on ``rows`` tokens (a short query), in ONNX Runtime at 1 and 2 threads. The
+same FLOPs every time; only how many distinct weight pairs the chain cycles through changes: 1 pair
+(4.7 MB, stays in cache) up to 18 (85 MB). all-MiniLM-L6-v2's encoder reads 42 MB of float32 weights
+per call (about 9 pairs' worth). Blocks of --calls consecutive calls per chain, the chains taking
+turns for --rounds; prints the best and the median block's p50 per call. If the 9-pair chain takes
+far longer than the 1-pair one, a query's time is mostly the weights' trip from memory, the same
+for every float32 engine on this CPU: only fewer weight bytes (int8, bf16) would shorten it.
+A developer's probe: it checks nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+DEPTH = 18
+
+
+def chain(distinct: int, threads: int, rng) -> ort.InferenceSession:
+    inits, nodes, x = [], [], "x"
+    for i in range(distinct):
+        inits += [numpy_helper.from_array((rng.standard_normal((384, 1536)) * 0.02).astype(np.float32), f"up{i}"),
+                  numpy_helper.from_array((rng.standard_normal((1536, 384)) * 0.02).astype(np.float32), f"down{i}")]
+    for d in range(DEPTH):
+        j = d % distinct
+        nodes += [helper.make_node("MatMul", [x, f"up{j}"], [f"h{d}"]), helper.make_node("MatMul", [f"h{d}", f"down{j}"], [f"y{d}"])]
+        x = f"y{d}"
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 384])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["rows", 384])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=12)
+    ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.rows, 384)).astype(np.float32)
+    configs = [(threads, distinct) for threads in (1, 2) for distinct in (1, 3, 6, 9, 18)]
+    sessions = {c: chain(c[1], c[0], rng) for c in configs}
+    p50 = {c: [] for c in configs}
+    for _ in range(args.rounds):  # blocks of consecutive calls per chain (its weights stay as cached as they can),
+        for c, session in sessions.items():  # the chains taking turns block by block against the host's drift
+            session.run(None, {"x": x})
+            times = []
+            for _ in range(args.calls):
+                start = time.perf_counter()
+                session.run(None, {"x": x})
+                times.append(time.perf_counter() - start)
+            p50[c].append(float(np.median(times)))
+    for (threads, distinct), t in p50.items():
+        mb = distinct * 2 * 384 * 1536 * 4 / 1e6
+        print(f"threads {threads} | {distinct:2d} distinct pairs ({mb:5.1f} MB) | p50 per call, best block {min(t) * 1e3:.3f} ms, "
+              f"median block {np.median(t) * 1e3:.3f} ms")
+
+if __name__ == "__main__":
+    main()

@@ -67,5 +67,6 @@ def main() -> None:
         print(f"threads {threads} | {distinct:2d} distinct pairs ({mb:5.1f} MB) | p50 per call, best block {min(t) * 1e3:.3f} ms, "
               f"median block {np.median(t) * 1e3:.3f} ms")
 
+
 if __name__ == "__main__":
     main()

@@ -27,7 +27,6 @@ def best_seconds(fn, repeat: int) -> float:
 
 
 def ort_matmul(weight: np.ndarray, threads: int):
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

@@ -111,7 +111,7 @@ def main() -> None:
             "weights-only": lambda: weights_only(fp32), "nbits8": lambda: nbits8(fp32)}
     corpora = {c: emb.tokenize(read(CORPUS / f"{c}.jsonl", n)) for c, n in (("short", args.short), ("long", args.long))}
     reference = {c: vectors(emb, session(fp32), ids)[0] for c, ids in corpora.items()}
-    print(f"| variant | corpus | CPU s (1 thread) | real tokens/s | x fp32 | min / mean cosine to fp32 |\n|---|---|---|---|---|---|")
+    print("| variant | corpus | CPU s (1 thread) | real tokens/s | x fp32 | min / mean cosine to fp32 |\n|---|---|---|---|---|---|")
     base = {}
     for name in args.variants.split(","):
         sess = session(make[name]())

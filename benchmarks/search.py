@@ -101,11 +101,11 @@ def run_one(method: str, size: str, work: Path) -> dict:
             search = lambda q: index.search(q, 10)[1]  # noqa: E731
         build = time.perf_counter() - t
         del vectors
-    found = search(queries[:1])  # warm up
+    search(queries[:1])  # warm up
     single = []
     for q in queries:
         t = time.perf_counter()
-        found = search(q[None])
+        search(q[None])
         single.append((time.perf_counter() - t) * 1e3)
     t = time.perf_counter()
     batched = np.concatenate([search(queries[i:i + 32]) for i in range(0, len(queries), 32)])

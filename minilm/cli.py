@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import sys
-from pathlib import Path
 
 import numpy as np
 

@@ -6,7 +6,6 @@ GraphError naming the op and the offending shapes. Dimensions may be symbols (``
 
 from __future__ import annotations
 
-from math import prod
 from typing import Any, Callable
 
 from ..errors import GraphError

@@ -1,6 +1,6 @@
 """Is a batch-1 query bound by reading the weights? (issue #3: single query p50 <= 0.7x plain ORT)
 
-    python benchmarks/batch1_memory.py [--rows 12] [--calls 50] [--rounds 5]
+    python benchmarks/batch1_memory.py [--rows 12] [--calls 50] [--rounds 5] [--float16]
 
 Runs a chain of 18 feed-forward-shaped GEMM pairs, ``(rows x 384) @ (384 x 1536)`` then
 ``@ (1536 x 384)``, on ``rows`` tokens (a short query), in ONNX Runtime at 1 and 2 threads. The
@@ -10,6 +10,9 @@ per call (about 9 pairs' worth). Blocks of --calls consecutive calls per chain, 
 turns for --rounds; prints the best and the median block's p50 per call. If the 9-pair chain takes
 far longer than the 1-pair one, a query's time is mostly the weights' trip from memory, the same
 for every float32 engine on this CPU: only fewer weight bytes (int8, bf16) would shorten it.
+``--float16``: the chains in ONNX Runtime's float16 MatMul instead (input cast to float16 and back),
+to see whether its CPU kernel turns half the bytes into time saved (on a CPU without AVX512-FP16 it
+did not: float32 speed at best).
 A developer's probe: it checks nothing.
 """
 
@@ -25,15 +28,22 @@ from onnx import TensorProto, helper, numpy_helper
 DEPTH = 18
 
 
-def chain(distinct: int, threads: int, rng) -> ort.InferenceSession:
+def chain(distinct: int, threads: int, rng, float16: bool = False) -> ort.InferenceSession:
+    dtype = np.float16 if float16 else np.float32
     inits, nodes, x = [], [], "x"
+    if float16:
+        nodes.append(helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16))
+        x = "x16"
     for i in range(distinct):
-        inits += [numpy_helper.from_array((rng.standard_normal((384, 1536)) * 0.02).astype(np.float32), f"up{i}"),
-                  numpy_helper.from_array((rng.standard_normal((1536, 384)) * 0.02).astype(np.float32), f"down{i}")]
+        inits += [numpy_helper.from_array((rng.standard_normal((384, 1536)) * 0.02).astype(dtype), f"up{i}"),
+                  numpy_helper.from_array((rng.standard_normal((1536, 384)) * 0.02).astype(dtype), f"down{i}")]
     for d in range(DEPTH):
         j = d % distinct
         nodes += [helper.make_node("MatMul", [x, f"up{j}"], [f"h{d}"]), helper.make_node("MatMul", [f"h{d}", f"down{j}"], [f"y{d}"])]
         x = f"y{d}"
+    if float16:
+        nodes.append(helper.make_node("Cast", [x], ["y"], to=TensorProto.FLOAT))
+        x = "y"
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 384])],
                               [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["rows", 384])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -47,11 +57,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=12)
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--float16", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.rows, 384)).astype(np.float32)
     configs = [(threads, distinct) for threads in (1, 2) for distinct in (1, 3, 6, 9, 18)]
-    sessions = {c: chain(c[1], c[0], rng) for c in configs}
+    sessions = {c: chain(c[1], c[0], rng, args.float16) for c in configs}
     p50 = {c: [] for c in configs}
     for _ in range(args.rounds):  # blocks of consecutive calls per chain (its weights stay as cached as they can),
         for c, session in sessions.items():  # the chains taking turns block by block against the host's drift
@@ -63,7 +74,7 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
             p50[c].append(float(np.median(times)))
     for (threads, distinct), t in p50.items():
-        mb = distinct * 2 * 384 * 1536 * 4 / 1e6
+        mb = distinct * 2 * 384 * 1536 * (2 if args.float16 else 4) / 1e6
         print(f"threads {threads} | {distinct:2d} distinct pairs ({mb:5.1f} MB) | p50 per call, best block {min(t) * 1e3:.3f} ms, "
               f"median block {np.median(t) * 1e3:.3f} ms")
 

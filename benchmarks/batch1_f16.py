@@ -19,12 +19,11 @@ import argparse
 import ctypes
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from batch1_memory import DEPTH, chain  # noqa: E402  (this folder is on sys.path as a script)
+from batch1_memory import DEPTH, block_p50, chain, pairs  # noqa: E402  (this folder is on sys.path as a script)
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,13 +69,12 @@ def main() -> None:
         x = rng.standard_normal((12, 384)).astype(np.float32)
         runs = {}
         for distinct in (1, 9):
-            weights = [((rng.standard_normal((384, 1536)) * 0.05).astype(np.float32),
-                        (rng.standard_normal((1536, 384)) * 0.05).astype(np.float32)) for _ in range(distinct)]
+            weights = pairs(distinct, rng)
             expect = x
             for d in range(DEPTH):
                 u, dn = weights[d % distinct]
                 expect = expect @ u @ dn
-            session = chain(distinct, 1, np.random.default_rng(1))  # same shapes (its own random weights)
+            session = chain(weights, 1)
             runs[(distinct, "onnxruntime float32")] = lambda s=session: s.run(None, {"x": x})
             for float16 in (False, True):
                 run = runner(lib, weights, 12, float16)
@@ -84,16 +82,7 @@ def main() -> None:
                 label = "ours float16 weights" if float16 else "ours float32 weights"
                 print(f"{distinct} pair(s), {label}: max error {err:.1e} of the largest |y|")
                 runs[(distinct, label)] = lambda run=run: run(x)
-        p50 = {key: [] for key in runs}
-        for _ in range(args.rounds):
-            for key, fn in runs.items():
-                fn()
-                times = []
-                for _ in range(args.calls):
-                    start = time.perf_counter()
-                    fn()
-                    times.append(time.perf_counter() - start)
-                p50[key].append(float(np.median(times)))
+        p50 = block_p50(runs, args.calls, args.rounds)
         for (distinct, label), t in p50.items():
             print(f"{distinct} pair(s) | {label} | p50 per call, best block {min(t) * 1e3:.3f} ms, median block {np.median(t) * 1e3:.3f} ms")
 

@@ -28,17 +28,23 @@ from onnx import TensorProto, helper, numpy_helper
 DEPTH = 18
 
 
-def chain(distinct: int, threads: int, rng, float16: bool = False) -> ort.InferenceSession:
-    dtype = np.float16 if float16 else np.float32
+def pairs(distinct: int, rng, dtype=np.float32) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``distinct`` random (up 384 x 1536, down 1536 x 384) weight pairs."""
+    return [((rng.standard_normal((384, 1536)) * 0.02).astype(dtype), (rng.standard_normal((1536, 384)) * 0.02).astype(dtype))
+            for _ in range(distinct)]
+
+
+def chain(weights: list[tuple[np.ndarray, np.ndarray]], threads: int) -> ort.InferenceSession:
+    """A session of DEPTH pairs of MatMuls cycling through ``weights`` (float16 ones: input and output cast)."""
+    float16 = weights[0][0].dtype == np.float16
     inits, nodes, x = [], [], "x"
     if float16:
         nodes.append(helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16))
         x = "x16"
-    for i in range(distinct):
-        inits += [numpy_helper.from_array((rng.standard_normal((384, 1536)) * 0.02).astype(dtype), f"up{i}"),
-                  numpy_helper.from_array((rng.standard_normal((1536, 384)) * 0.02).astype(dtype), f"down{i}")]
+    for i, (up, down) in enumerate(weights):
+        inits += [numpy_helper.from_array(up, f"up{i}"), numpy_helper.from_array(down, f"down{i}")]
     for d in range(DEPTH):
-        j = d % distinct
+        j = d % len(weights)
         nodes += [helper.make_node("MatMul", [x, f"up{j}"], [f"h{d}"]), helper.make_node("MatMul", [f"h{d}", f"down{j}"], [f"y{d}"])]
         x = f"y{d}"
     if float16:
@@ -52,6 +58,23 @@ def chain(distinct: int, threads: int, rng, float16: bool = False) -> ort.Infere
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
+def block_p50(fns: dict, calls: int, rounds: int) -> dict:
+    """Per key, the p50 seconds of ``calls`` consecutive calls of its function, one block a round: each
+    function's data stay as cached as they can within a block, and the functions take turns block by
+    block, against the shared host's drift."""
+    p50 = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            fn()
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            p50[key].append(float(np.median(times)))
+    return p50
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=12)
@@ -62,17 +85,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.rows, 384)).astype(np.float32)
     configs = [(threads, distinct) for threads in (1, 2) for distinct in (1, 3, 6, 9, 18)]
-    sessions = {c: chain(c[1], c[0], rng, args.float16) for c in configs}
-    p50 = {c: [] for c in configs}
-    for _ in range(args.rounds):  # blocks of consecutive calls per chain (its weights stay as cached as they can),
-        for c, session in sessions.items():  # the chains taking turns block by block against the host's drift
-            session.run(None, {"x": x})
-            times = []
-            for _ in range(args.calls):
-                start = time.perf_counter()
-                session.run(None, {"x": x})
-                times.append(time.perf_counter() - start)
-            p50[c].append(float(np.median(times)))
+    dtype = np.float16 if args.float16 else np.float32
+    sessions = {c: chain(pairs(c[1], rng, dtype), c[0]) for c in configs}
+    p50 = block_p50({c: (lambda s=s: s.run(None, {"x": x})) for c, s in sessions.items()}, args.calls, args.rounds)
     for (threads, distinct), t in p50.items():
         mb = distinct * 2 * 384 * 1536 * (2 if args.float16 else 4) / 1e6
         print(f"threads {threads} | {distinct:2d} distinct pairs ({mb:5.1f} MB) | p50 per call, best block {min(t) * 1e3:.3f} ms, "

@@ -19,17 +19,16 @@ import argparse
 import copy
 
 import numpy as np
-import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 import minilm
-from minilm.batching import batches
 from minilm.models import bert
 from minilm.runtime.lowering import to_onnx
 from minilm.runtime.quantize import quantize_int8
 from minilm.runtime.smooth import input_amax
 
 from engine_probe import CORPUS, read  # noqa: E402  (this folder is on sys.path as a script)
+from int8_probe import session, vectors  # noqa: E402
 from perf import overlap10, query_indices  # noqa: E402
 
 
@@ -73,15 +72,6 @@ def split_outliers(model, k: int, calibration: list) -> tuple:
     return model, names
 
 
-def vectors(session: ort.InferenceSession, emb, ids: list[list[int]]) -> np.ndarray:
-    names = [i.name for i in session.get_inputs()]
-    out = np.zeros((len(ids), emb.dim), np.float32)
-    for chunk in batches([len(x) for x in ids], 32, 1024):
-        f = emb._feeds([ids[i] for i in chunk])
-        out[chunk] = session.run(None, {k: f[k] for k in names})[0]
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("variants", help='";"-separated K/L,L: K outlier channels per layer, layers L kept float32')
@@ -89,22 +79,17 @@ def main() -> None:
     emb = minilm.load(threads=1)
     fp32 = to_onnx(bert.build(emb.config, emb.weights, emb.pipeline.pooling, True, outputs=("sentence_embedding",)), fuse=True)
     calibration = emb._calibration(False)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.log_severity_level = 2, 3
-
-    def session(model):
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     corpora = {"short": emb.tokenize(read(CORPUS / "short.jsonl", 10_000)), "long": emb.tokenize(read(CORPUS / "long.jsonl", 300))}
-    reference = {c: vectors(session(fp32), emb, ids) for c, ids in corpora.items()}
+    reference = {c: vectors(emb, session(fp32, 2), ids)[0] for c, ids in corpora.items()}
     queries = query_indices(len(corpora["short"]), 200)
     for spec in args.variants.split(";"):
         k, layers = spec.split("/")
         model, names = split_outliers(fp32, int(k), calibration) if int(k) else (copy.deepcopy(fp32), [])
         names += [f"encoder.layer.{i}.output.dense" for i in layers.split(",") if i]
-        s = session(quantize_int8(model, calibration=calibration, exclude=names))
+        s = session(quantize_int8(model, calibration=calibration, exclude=names), 2)
         row = [spec]
         for c, ids in corpora.items():
-            v = vectors(s, emb, ids)
+            v = vectors(emb, s, ids)[0]
             cos = (v * reference[c]).sum(1) / np.linalg.norm(v, axis=1) / np.linalg.norm(reference[c], axis=1)
             row.append(f"{c} min {cos.min():.5f} mean {cos.mean():.5f}")
             if c == "short":

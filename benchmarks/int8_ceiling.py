@@ -23,23 +23,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-import numpy as np
-import onnxruntime as ort
-
 import minilm
 from minilm.batching import batches
 from minilm.models import bert
 from minilm.runtime.lowering import to_onnx
 from minilm.runtime.quantize import quantize_int8
 
-from engine_probe import CORPUS, export_plain, read  # noqa: E402  (this folder is on sys.path as a script)
-
-
-def session(model, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
-    source = model if isinstance(model, str) else model.SerializeToString()
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+from engine_probe import CORPUS, export_plain, plain_ort, read  # noqa: E402  (this folder is on sys.path as a script)
+from int8_probe import session  # noqa: E402
 
 
 def models(emb) -> dict:
@@ -50,29 +41,32 @@ def models(emb) -> dict:
             "plain-int8": str(export_plain(True)), "plain-fp32": str(export_plain(False))}
 
 
-def timer(name: str, sess: ort.InferenceSession, emb, ids: list[list[int]], pool) -> Callable[[], float]:
-    """A function that runs the corpus once and returns its seconds (thread CPU time when pool is None)."""
-    names = [i.name for i in sess.get_inputs()]
-    if name.startswith("plain"):  # plain ORT: batches of 32 over the length-sorted texts, mean pooling in NumPy
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        calls = [emb._feeds([ids[i] for i in order[s:s + 32]]) for s in range(0, len(order), 32)]
+def timer(name: str, model, emb, ids: list[list[int]], threads: int, pool) -> Callable[[], float]:
+    """A function that runs the corpus once and returns its seconds (this thread's CPU time when pool is
+    None). Plain ORT: engine_probe's runner, one session of ``threads``; ours: a one-thread session, its
+    batches on ``pool`` when given (as ``run_many``). Either builds its feeds inside the timing."""
+    if name.startswith("plain"):
+        encode = plain_ort(model, threads)
 
-        def one(f):
-            h, m = sess.run(None, f)[0], f["attention_mask"][:, :, None].astype(np.float32)
-            v = (h * m).sum(1) / m.sum(1)
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
+        def work():
+            encode(ids)
     else:
-        calls = [emb._feeds([ids[i] for i in c]) for c in batches([len(x) for x in ids], 32, 1024)]
+        sess = session(model)
+        names = [i.name for i in sess.get_inputs()]
+        chunks = batches([len(x) for x in ids], 32, 1024)
 
-        def one(f):
+        def one(chunk):
+            f = emb._feeds([ids[i] for i in chunk])
             return sess.run(None, {k: f[k] for k in names})
-    concurrent = pool is not None and not name.startswith("plain")
+
+        def work():
+            for _ in (pool.map(one, chunks) if pool else map(one, chunks)):
+                pass
     clock = time.thread_time if pool is None else time.perf_counter
 
     def run() -> float:
         start = clock()
-        for _ in (pool.map(one, calls) if concurrent else map(one, calls)):
-            pass
+        work()
         return clock() - start
     return run
 
@@ -87,10 +81,9 @@ def main() -> None:
     built = models(emb)
     pool = ThreadPoolExecutor(2)
     for threads in (1, 2):
-        sessions = {k: session(m, 1 if threads == 1 or not k.startswith("plain") else 2) for k, m in built.items()}
         for corpus, n in (("short", args.short), ("long", args.long)):
             ids = emb.tokenize(read(CORPUS / f"{corpus}.jsonl", n))
-            runs = {k: timer(k, s, emb, ids, pool if threads == 2 else None) for k, s in sessions.items()}
+            runs = {k: timer(k, m, emb, ids, threads, pool if threads == 2 else None) for k, m in built.items()}
             best = {k: float("inf") for k in runs}
             for _ in range(args.repeat):
                 for k, run in runs.items():

@@ -37,10 +37,12 @@ from engine_probe import CORPUS, read  # noqa: E402  (this folder is on sys.path
 
 
 
-def session(model) -> ort.InferenceSession:
+def session(model, threads: int = 1) -> ort.InferenceSession:
+    """An ONNX Runtime session of ``model`` (a ModelProto or a file path) on ``threads`` intra-op threads."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = 1, 1, 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
+    source = model if isinstance(model, str) else model.SerializeToString()
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def run(emb, sess, ids, outputs=None):

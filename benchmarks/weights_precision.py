@@ -16,15 +16,14 @@ import argparse
 import copy
 
 import numpy as np
-import onnxruntime as ort
 from onnx import numpy_helper
 
 import minilm
-from minilm.batching import batches
 from minilm.models import bert
 from minilm.runtime.lowering import to_onnx
 
 from engine_probe import CORPUS, read  # noqa: E402  (this folder is on sys.path as a script)
+from int8_probe import session, vectors  # noqa: E402
 
 
 def rounded(w: np.ndarray, dtype: str) -> np.ndarray:
@@ -42,18 +41,6 @@ def with_weights(model, dtype: str):
     return model
 
 
-def vectors(model, emb, ids: list[list[int]]) -> np.ndarray:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.log_severity_level = 2, 3
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    out = np.zeros((len(ids), emb.dim), np.float32)
-    for chunk in batches([len(x) for x in ids], 32, 1024):
-        f = emb._feeds([ids[i] for i in chunk])
-        out[chunk] = session.run(None, {k: f[k] for k in names})[0]
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", type=int, default=3000)
@@ -63,9 +50,9 @@ def main() -> None:
     fp32 = to_onnx(bert.build(emb.config, emb.weights, emb.pipeline.pooling, True, outputs=("sentence_embedding",)), fuse=True)
     for corpus, n in (("short", args.short), ("long", args.long)):
         ids = emb.tokenize(read(CORPUS / f"{corpus}.jsonl", n))
-        reference = vectors(fp32, emb, ids)
+        reference = vectors(emb, session(fp32, 2), ids)[0]
         for dtype in ("float16", "bfloat16"):
-            cos = (vectors(with_weights(fp32, dtype), emb, ids) * reference).sum(1)  # both L2-normalised
+            cos = (vectors(emb, session(with_weights(fp32, dtype), 2), ids)[0] * reference).sum(1)  # both L2-normalised
             print(f"{corpus} {n} texts, {dtype} weights: min cosine {cos.min():.7f}, mean {cos.mean():.7f}", flush=True)
 
 

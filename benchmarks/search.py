@@ -64,7 +64,7 @@ def data(size: str, work: Path) -> tuple[Path, np.ndarray]:
 
 
 def exact_topk(base: Path, queries: np.ndarray, k: int = 10) -> np.ndarray:
-    from minilm.indexstore import top_k
+    from minilm.search.store import top_k
     return top_k(queries, [np.load(base, mmap_mode="r")], k)[1]
 
 
@@ -72,7 +72,7 @@ def run_one(method: str, size: str, work: Path) -> dict:
     base, queries = data(size, work)
     truth_file = work / f"truth-{size}.npy"
     if method == "exact":
-        from minilm.indexstore import top_k
+        from minilm.search.store import top_k
         before = rss_mb()
         t = time.perf_counter()
         vectors = np.load(base)  # the build is writing the matrix: np.save + fsync, as an index segment does

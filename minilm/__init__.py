@@ -6,7 +6,8 @@
     (1, 384)
 """
 
-from .embedder import Embedder, load
+from .embedder import Embedder
+from .loading import load
 from .errors import (
     BackendError,
     CheckpointError,
@@ -18,7 +19,7 @@ from .errors import (
     ModelNotFoundError,
     SearchIndexError,
 )
-from .index import Index
+from .search.index import Index
 
 __version__ = "0.1.0"
 

@@ -50,7 +50,8 @@ def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     model = to_onnx(export_graph(embedder))
     write_sidecar(embedder, out.parent)
     if int8:
-        from .runtime.quantize import fold_weight_transposes, quantize_int8
+        from .runtime.quantize import quantize_int8
+        from .runtime.rewrite import fold_weight_transposes
         try:
             model = quantize_int8(fold_weight_transposes(model), reduce_range=True, calibration=embedder._calibration(False))
         except BackendError:

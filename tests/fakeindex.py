@@ -1,4 +1,4 @@
-"""A stand-in for ``minilm.index`` for the playground route tests: ``Index.open(path).search(query, k)``
+"""A stand-in for ``minilm.search.index`` for the playground route tests: ``Index.open(path).search(query, k)``
 returning results with ``.id``, ``.score``, ``.text``, scored by the real embedder over a few texts."""
 
 from __future__ import annotations
@@ -40,21 +40,21 @@ def fake_module(embedder=None, corpus=CORPUS, opened: list | None = None) -> typ
             order = np.argsort(-scores)[:k]
             return [Result(np.int64(i), np.float32(scores[i]), corpus[i]) for i in order]
 
-    module = types.ModuleType("minilm.index")
+    module = types.ModuleType("minilm.search.index")
     module.Index = Index
     return module
 
 
 def install(monkeypatch, embedder, corpus=CORPUS) -> list:
-    """Put a fake ``minilm.index`` module in sys.modules; returns the list of paths opened."""
+    """Put a fake ``minilm.search.index`` module in sys.modules; returns the list of paths opened."""
     opened = []
-    monkeypatch.setitem(sys.modules, "minilm.index", fake_module(embedder, corpus, opened))
+    monkeypatch.setitem(sys.modules, "minilm.search.index", fake_module(embedder, corpus, opened))
     return opened
 
 
 if __name__ == "__main__":  # python tests/fakeindex.py serve ...: `minilm serve` with this fake index
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's minilm, as `python -m minilm` from it
-    sys.modules["minilm.index"] = fake_module()
-    from minilm.cli import main
+    sys.modules["minilm.search.index"] = fake_module()
+    from minilm.cli.main import main
     sys.exit(main(sys.argv[1:]))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minilm import adapters, st_compat
+from minilm import st_compat
+from minilm.search import adapters
 from minilm.errors import InputError
 
 DOCS = ["The cat sits on the mat", "Python is a programming language", "Stock markets fell sharply today"]
@@ -129,6 +130,6 @@ def test_a_missing_library_gives_a_plain_base():
 def test_importing_the_adapters_imports_no_library():
     import subprocess
     import sys
-    code = "import minilm.adapters, sys; print(sorted({'langchain_core', 'chromadb'} & set(sys.modules)))"
+    code = "import minilm.search.adapters, sys; print(sorted({'langchain_core', 'chromadb'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

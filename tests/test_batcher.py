@@ -99,7 +99,7 @@ def test_batch_workers_is_one_without_packed_batches(ort_embedder, monkeypatch):
 
 
 def test_serve_workers_option_reaches_the_settings(monkeypatch, capsys):
-    from minilm import cli
+    from minilm.cli import main as cli
     seen = {}
     monkeypatch.setattr("minilm.server.serve", lambda model, host, port, **settings: seen.update(settings))
     assert cli.main(["serve", "--workers", "3"]) == 0 and seen["workers"] == 3

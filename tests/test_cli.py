@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import minilm
-from minilm import cli
-from minilm.cli import EXIT_CODES, exit_code, format_table, main
+from minilm.cli import embed as cli_embed
+from minilm.cli.embed import format_table
+from minilm.cli.main import EXIT_CODES, exit_code, main
 
 FIVE = ["This is a sample sentence to encode", "The cat sits on the mat", "A feline rests on the carpet",
         "The weather is sunny today", "Python is a programming language"]
@@ -165,7 +166,7 @@ def test_exit_code_table(capsys, monkeypatch, exc, code):
 
     def fail(args):
         raise exc
-    monkeypatch.setattr(cli, "load_model", fail)
+    monkeypatch.setattr(cli_embed, "load_model", fail)
     got, out, err = run(capsys, "embed", "x")
     assert got == code and out == "" and err.startswith("minilm: ") and "Traceback" not in err
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from minilm.cli import main
+from minilm.cli.main import main
 
 TEXTS = ["Add your description here", "A small example package", "Add your description here",
          "A small example package.", "Gaussian distributions", "add your description here"]  # uncased: 5 embeds as 0

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from minilm.cli import main
+from minilm.cli.main import main
 
 TEXTS = ["The cat sits on the mat", "Kittens like to play with yarn", "Stock prices fell today",
          "A recipe for apple pie", "Dogs are loyal animals", "The economy is slowing down"]

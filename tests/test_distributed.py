@@ -15,7 +15,7 @@ ray = pytest.importorskip("ray")
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
-from minilm.cli import main  # noqa: E402
+from minilm.cli.main import main  # noqa: E402
 from minilm.errors import InputError  # noqa: E402
 
 TEXTS = [f"sentence {i}: {'the cat sat on the mat' if i % 3 else 'stock prices fell sharply'} {'!' * (i % 5)}"
@@ -67,5 +67,5 @@ def test_ray_reads_jsonl_and_glob_and_reports_bad_input(tmp_path, local_ray, ort
     assert "no such file, folder or matching files" in capsys.readouterr().err
     assert main(["embed", "--engine", "ray", "--input", "x.parquet"]) == 2
     with pytest.raises(InputError):
-        from minilm.distributed import read
+        from minilm.jobs.distributed import read
         read(str(tmp_path / "missing"))

@@ -12,7 +12,7 @@ import pytest
 
 import minilm
 from conftest import cosine_rows
-from minilm.cli import main
+from minilm.cli.main import main
 from minilm.errors import ConfigError
 from tinymodel import CONFIG, write_tiny_model
 

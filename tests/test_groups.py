@@ -1,4 +1,4 @@
-"""minilm.dedup and minilm.cluster: hand-made cases, edge cases, and sentence-transformers' community_detection."""
+"""minilm.search.dedup and minilm.search.cluster: hand-made cases, edge cases, and sentence-transformers' community_detection."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from minilm.cluster import clusters, communities
-from minilm.dedup import duplicate_groups, duplicate_pairs
+from minilm.search.cluster import clusters, communities
+from minilm.search.dedup import duplicate_groups, duplicate_pairs
 
 
 def angles(*degrees):
@@ -87,7 +87,7 @@ def test_random_vectors_match_sentence_transformers(n, min_size, threshold, seed
     import torch
     x = clustered(n, seed)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    # a cosine within rounding of the threshold is where the two differ by design (minilm.cluster counts
+    # a cosine within rounding of the threshold is where the two differ by design (minilm.search.cluster counts
     # scores within TOLERANCE below it; float32 sums in numpy and torch differ in the last bit): seen as
     # n=41, threshold 0.75, seed 513, a pair at 0.74999994, which made another seed's community the largest
     assume(not (np.abs(unit @ unit.T - threshold) < 1e-5).any())
@@ -119,7 +119,7 @@ def test_groups_are_the_connected_components(n, threshold, seed):
 def test_communities_do_not_depend_on_the_block_size(n, min_size, threshold, seed):
     from unittest import mock
 
-    from minilm import pairs
+    from minilm.search import pairs
     x = clustered(n, seed)
     whole = communities(x, threshold, min_size)
     with mock.patch.object(pairs, "MAX_CELLS", 5):  # one row per block, one seed per block

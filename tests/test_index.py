@@ -1,4 +1,4 @@
-"""minilm.index: search equals brute force over Embedder.encode, ids / metadata round trip, bad indexes."""
+"""minilm.search.index: search equals brute force over Embedder.encode, ids / metadata round trip, bad indexes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minilm import Index, InputError, SearchIndexError
-from minilm import indexstore as store
+from minilm.search import store
 
 TEXTS = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
          "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through the woods.",

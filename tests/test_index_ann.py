@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("usearch")
 from minilm import Index, InputError, SearchIndexError  # noqa: E402
-from minilm import indexann  # noqa: E402
-from minilm import indexstore as store  # noqa: E402
+from minilm.search import ann as indexann  # noqa: E402
+from minilm.search import store  # noqa: E402
 
 TEXTS = ["A man is eating food.", "A man is riding a horse.", "A woman is playing violin.", "A monkey is playing drums.",
          "Stock markets fell sharply on Monday.", "The central bank raised interest rates.", "Kittens like yarn."]

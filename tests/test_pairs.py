@@ -1,4 +1,4 @@
-"""minilm.pairs: thresholded pairs and top-k neighbours in row blocks equal the full matrix's answers."""
+"""minilm.search.pairs: thresholded pairs and top-k neighbours in row blocks equal the full matrix's answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minilm import pairs
+from minilm.search import pairs
 from minilm.errors import InputError
 
 

@@ -1,5 +1,5 @@
 """The playground's server side: the page and its files, /playground.json, /model/*, POST /search
-(with a fake minilm.index: 404 without --index, 501 when minilm.index is missing), and
+(with a fake minilm.search.index: 404 without --index, 501 when minilm.search.index is missing), and
 ``minilm similarity --plot``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import fakeindex  # noqa: E402
-from minilm.cli import main  # noqa: E402
+from minilm.cli.main import main  # noqa: E402
 from minilm.compare import EXAMPLES  # noqa: E402
 from minilm.server.app import Settings, create_app  # noqa: E402
 
@@ -62,10 +62,10 @@ def test_search_with_a_fake_index(client, ort_embedder, monkeypatch):
 
 
 def test_search_missing_module_is_501(client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "minilm.index", None)  # import minilm.index raises ImportError
+    monkeypatch.setitem(sys.modules, "minilm.search.index", None)  # import minilm.search.index raises ImportError
     client.app.state.search.index = None
     response = client.post("/search", json={"query": "x"})
-    assert response.status_code == 501 and "minilm.index" in response.json()["error"]["message"]
+    assert response.status_code == 501 and "minilm.search.index" in response.json()["error"]["message"]
 
 
 def test_search_off_without_index(ort_embedder):

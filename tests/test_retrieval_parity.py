@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from minilm.pairs import top_k
+from minilm.search.pairs import top_k
 
 FIXTURE = json.loads((FIXTURES / "use" / "retrieval_parity.json").read_text(encoding="utf-8"))
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench-corpus" / "short.jsonl"

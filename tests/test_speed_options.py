@@ -185,7 +185,7 @@ def test_rewritten_weights_file_invalidates_the_cache(tmp_path, monkeypatch):
 
 def test_cli_int8_switch(capsys):
     import json
-    from minilm.cli import main
+    from minilm.cli.main import main
     assert main(["embed", "--int8", "hello world"]) == 0
     int8 = np.array(json.loads(capsys.readouterr().out)["embedding"])
     assert main(["embed", "hello world"]) == 0
@@ -208,7 +208,8 @@ def test_int8_weights_use_7_bits_where_avx2_would_saturate(monkeypatch):
 
 
 def test_folding_weight_transposes_keeps_the_answers_and_names_the_matmuls():
-    from minilm.runtime.quantize import fold_weight_transposes, sensitive
+    from minilm.runtime.quantize import sensitive
+    from minilm.runtime.rewrite import fold_weight_transposes
     model = to_onnx(_graph())
     before = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, FEEDS)
     folded = fold_weight_transposes(model)

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from conftest import cosine_rows
 
-from minilm.cli import main
+from minilm.cli.main import main
 from minilm.errors import InputError
-from minilm.stream import embed_file
-from minilm.textfiles import count_texts, iter_texts
+from minilm.jobs.stream import embed_file
+from minilm.jobs.textfiles import count_texts, iter_texts
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench-corpus" / "short.jsonl"
 

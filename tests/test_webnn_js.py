@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from minilm.cli import main
+from minilm.cli.main import main
 from minilm.webnn.files import load
 from tinymodel import write_tiny_model
 from webdeps import require

@@ -11,7 +11,7 @@ from conftest import cosine_rows, load_golden
 
 import minilm
 import minilm.compare
-from minilm.cli import main
+from minilm.cli.main import main
 from minilm.errors import CheckpointError, ConfigError, GraphError, ParseError
 from minilm.runtime import make_executor
 from minilm.webnn import files

@@ -61,5 +61,5 @@ def per_row_int8(model, seven_bits: bool = False):
                  "q", to=TensorProto.UINT8)
         acc = step("Cast", [step("MatMulInteger", [q, wq, zero], "acc_int")], "acc", to=TensorProto.FLOAT)
         out.append(helper.make_node("Mul", [step("Mul", [acc, scale], "row_scaled"), ws], [y]))
-    from .quantize import replace_nodes
+    from .rewrite import replace_nodes
     return replace_nodes(model, out)

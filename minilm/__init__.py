@@ -17,6 +17,7 @@ from .errors import (
     MinilmError,
     MissingDependencyError,
     ModelNotFoundError,
+    PrecisionWarning,
     SearchIndexError,
 )
 from .search.index import Index
@@ -34,6 +35,7 @@ __all__ = [
     "MinilmError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "PrecisionWarning",
     "SearchIndexError",
     "__version__",
     "load",

@@ -29,6 +29,8 @@ def _check_texts(texts) -> list[str]:
 class Embedder:
     """Sentence embeddings from one model on one backend. Build it with ``minilm.load``."""
 
+    precision, precision_reason = "fp32", "the default"  # set by minilm.load (runtime/precision.py)
+
     def __init__(self, path: Path, config: BertConfig, pipeline: PipelineConfig, weights: dict[str, np.ndarray],
                  tokenizer: WordPieceTokenizer, backend: str, threads: int | None, options: dict | None = None):
         self.path, self.config, self.pipeline = path, config, pipeline

@@ -9,7 +9,8 @@
     ├── BackendError (ValueError)    unknown backend, or a backend failed to build or run a graph
     ├── MissingDependencyError       an optional extra is not installed (says which pip command fixes it)
     ├── SearchIndexError             an index folder missing, not an index, corrupt, of another dimension, or locked
-    └── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
+    ├── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
+    └── PrecisionWarning (UserWarning)  warned, not raised: bf16 on a CPU without native bfloat16 (slower than fp32)
 
 Errors of onnx / onnxruntime / safetensors are re-raised as ours ``from exc``.
 The CLI maps these classes to exit codes through one table (``minilm.cli.EXIT_CODES``).
@@ -61,3 +62,7 @@ class ParseError(GraphError):
         self.source, self.line, self.column, self.message = source, line, column, message
         where = f"{source}:{line}:{column}: " if line else f"{source}: "
         super().__init__(where + message)
+
+
+class PrecisionWarning(MinilmError, UserWarning):
+    """A precision that works but is slower than fp32 on this CPU (bf16 without native bfloat16)."""

@@ -7,37 +7,46 @@ as a WebnnEmbedder, anything else as an Embedder.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from . import sources
 from .checkpoints import load_onnx, load_weights
 from .config import PipelineConfig, read_bert_config, read_pipeline_config
 from .embedder import Embedder
-from .errors import ConfigError
+from .errors import BackendError, ConfigError, PrecisionWarning
 from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend
+from .runtime.precision import Choice, cpu_flags, slow_bf16
+from .runtime.precision import resolve as resolve_precision
 from .tokenizer import load_tokenizer
 
 
 def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
          max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
-         device: str | None = None, dtype: str | None = None, quantize: str | None = None) -> Embedder:
+         device: str | None = None, dtype: str | None = None, quantize: str | None = None,
+         precision: str = "fp32") -> Embedder:
     """Load a model (default: all-MiniLM-L6-v2, found offline) and build its executor.
 
     ``model`` is a folder, a name, or an exported BERT ``.onnx`` file; ``tokenizer`` is a folder
     with tokenizer.json / vocab.txt when the model has none beside it. ``device`` ("cuda", "mps",
     "cpu"; default: the first available) and ``dtype`` ("float16" on GPU) apply to backend="torch".
-    ``quantize="int8"`` (backend="onnxruntime"): int8 weights, faster, cosine >= 0.99 to float32.
+    ``precision`` (runtime/precision.py): "fp32" (default, exact) | "bf16" (OpenVINO, minilm[openvino]:
+    bfloat16 matrix products, cosine >= 0.9999 to fp32) | "int8" (int8 weights, cosine >= 0.99) | "auto"
+    (the fastest of these that keeps 0.9999 on this CPU, from its flags); ``quantize="int8"`` is
+    ``precision="int8"``. The choice and its reason are ``model.precision`` / ``model.precision_reason``.
     """
     check_backend(backend)
-    if quantize not in (None, "int8"):
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+    choice = resolve_precision(precision, quantize)
+    backend, precision_options = precision_backend(choice.precision, backend)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     path = sources.resolve(model)
     if (path / "webnn_config.json").is_file():  # a folder written by `minilm export --format webnn`
         from .webnn.model import load as load_webnn
-        return load_webnn(path, backend, threads, max_length, tokenizer)
+        if choice.precision == "int8":
+            raise BackendError(f"{path} is a WebNN export: precision='int8' applies to a checkpoint, not to it")
+        return _chosen(load_webnn(path, backend, threads, max_length, tokenizer, precision_options), choice)
     onnx_path = sources.onnx_file(path)
     preset = find_preset(str(onnx_path.stem if onnx_path else path)) or find_preset(str(model or ""))
     if onnx_path:
@@ -58,5 +67,28 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         weights = load_weights(path, config)
     if preset:
         check_preset(preset, config, path)
-    options = {"device": device, "dtype": dtype, "quantize": quantize}
-    return Embedder(path, config, pipeline, weights, tok, backend, threads, options)
+    options = {"device": device, "dtype": dtype} | precision_options
+    return _chosen(Embedder(path, config, pipeline, weights, tok, backend, threads, options), choice)
+
+
+def precision_backend(precision: str, backend: str) -> tuple[str, dict]:
+    """The backend and executor options that compute at ``precision`` (fp32 | bf16 | int8) from ``backend``."""
+    if precision == "fp32":
+        return backend, {"precision": "fp32"} if backend == "openvino" else {}
+    if precision == "bf16":
+        if backend not in ("onnxruntime", "openvino"):
+            raise BackendError(f"precision='bf16' runs on OpenVINO; backend={backend!r} computes in float32 "
+                               "(leave backend at its default)")
+        return "openvino", {"precision": "bf16"}
+    if backend != "onnxruntime":
+        raise BackendError(f"precision='int8' (quantize='int8') runs on backend='onnxruntime', not {backend!r}")
+    return backend, {"quantize": "int8"}
+
+
+def _chosen(embedder: Embedder, choice: Choice) -> Embedder:
+    embedder.precision, embedder.precision_reason = choice.precision, choice.reason
+    if choice.precision == "bf16":
+        message = slow_bf16(cpu_flags())
+        if message:
+            warnings.warn(message, PrecisionWarning, stacklevel=3)
+    return embedder

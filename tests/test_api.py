@@ -13,7 +13,8 @@ def test_public_api_is_small_and_sorted():
     assert minilm.__all__ == sorted(minilm.__all__)
     assert set(minilm.__all__) == {
         "BackendError", "CheckpointError", "ConfigError", "Embedder", "GraphError", "Index", "InputError",
-        "MinilmError", "MissingDependencyError", "ModelNotFoundError", "SearchIndexError", "__version__", "load",
+        "MinilmError", "MissingDependencyError", "ModelNotFoundError", "PrecisionWarning", "SearchIndexError", "__version__",
+        "load",
     }
     for name in minilm.__all__:
         assert hasattr(minilm, name)

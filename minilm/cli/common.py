@@ -35,9 +35,11 @@ def encode(model, texts: list[str], args, **kwargs):
 
 def load_model(args):
     from .. import load
-    quantize = "int8" if getattr(args, "int8", False) and args.command != "export" else None  # export quantises its file
+    export = args.command == "export"  # export writes a float32 (or --int8) file: it loads the model at fp32
+    quantize = "int8" if getattr(args, "int8", False) and not export else None
+    precision = "fp32" if export else getattr(args, "precision", "fp32")
     return load(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer,
-                quantize=quantize)
+                quantize=quantize, precision=precision)
 
 
 def positive_int(value: str) -> int:

@@ -6,11 +6,13 @@ import argparse
 import contextlib
 import os
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
+from ..runtime.precision import PRECISIONS
 from . import embed, groups, model, search, serve, webnn
 from .common import positive_int
 
@@ -37,6 +39,14 @@ def exit_code(exc: BaseException) -> int:
     return next(code for cls, code in EXIT_CODES if isinstance(exc, cls))
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings (PrecisionWarning) as ``minilm: warning: ...``; others as Python prints them."""
+    if issubclass(category, MinilmError):
+        print(f"minilm: warning: {message}", file=file or sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="minilm", description="Sentence embeddings from MiniLM / BERT encoders.",
@@ -49,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
     common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
     common.add_argument("--threads", type=positive_int, metavar="N", help="threads (default: all cores)")
-    common.add_argument("--int8", action="store_true", help="int8 weights (onnxruntime.quantization): faster, cosine >= 0.99 "
-                        "to float32; with export --format onnx: write the int8 model")
+    common.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default, exact) | bf16 (OpenVINO, pip install 'minilm[openvino]': bfloat16 matrix "
+                             "products, cosine >= 0.9999) | int8 (cosine >= 0.99) | auto (the fastest that keeps 0.9999 "
+                             "on this CPU; minilm info says which and why)")
+    common.add_argument("--int8", action="store_true", help="the same as --precision int8; with export --format onnx: "
+                        "write the int8 model")
     inputs = argparse.ArgumentParser(add_help=False)
     inputs.add_argument("texts", nargs="*", metavar="TEXT", help="texts (or use --input)")
     inputs.add_argument("--input", metavar="FILE", help="plain text, one text per line (empty lines too), or JSONL; - = stdin")
@@ -73,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit code (argparse's usage errors, --help and --version included)."""
     parser = build_parser()
+    warnings.showwarning = show_warning
     try:
         args = parser.parse_args(argv)
         if getattr(args, "model_arg", None):

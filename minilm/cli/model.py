@@ -25,8 +25,9 @@ def cmd_info(args, parser) -> int:
         "providers": getattr(executor, "providers", None),  # the session's, for onnxruntime (and torch's device)
         "available_providers": onnxruntime.get_available_providers(),
         "threads": getattr(executor, "threads", None) or default_threads(),
+        **precision_info(model),
         "versions": {"python": platform.python_version(), "minilm": __version__,
-                     **{m: version(m) for m in ("numpy", "onnxruntime", "onnx", "tokenizers", "safetensors")}},
+                     **{m: version(m) for m in ("numpy", "onnxruntime", "onnx", "tokenizers", "safetensors", "openvino")}},
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -35,13 +36,27 @@ def cmd_info(args, parser) -> int:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         elif isinstance(value, list):
-            value = ", ".join(value)
+            value = ", ".join(value) or "-"
         print(f"{key + ':':<21}{'-' if value is None else value}")
     return 0
 
 
+def precision_info(model) -> dict:
+    """The model's precision, this CPU's flags, what precision="auto" picks and why, and bf16's speed here."""
+    from ..runtime.precision import choose, cpu_flags, engine_installed, native_bf16, slow_bf16
+    flags = cpu_flags()
+    auto = choose(flags, engine_installed())
+    return {"precision": f"{model.precision} ({model.precision_reason})", "cpu_flags": sorted(flags),
+            "auto_precision": f"{auto.precision}: {auto.reason}",
+            "bf16": f"native ({native_bf16(flags)})" if native_bf16(flags) else slow_bf16(flags)}
+
+
 def cmd_export(args, parser) -> int:
     from ..export import export_onnx
+    if args.precision in ("bf16", "auto"):
+        parser.error(f"export writes a float32 or int8 file (--precision int8 / --int8); --precision {args.precision} "
+                     "is a run-time choice")
+    args.int8 = args.int8 or args.precision == "int8"
     if args.format in ("webnn", "webnn-js"):
         if args.int8:
             parser.error("--int8 applies to --format onnx")
@@ -65,7 +80,7 @@ def cmd_export(args, parser) -> int:
 
 def register(command, common, inputs) -> None:
     """Add ``info`` and ``export``; ``command`` is main.build_parser's helper."""
-    info = command("info", "model, dims, pooling, backend, providers, threads, versions", [common], cmd_info)
+    info = command("info", "model, dims, pooling, backend, providers, threads, precision, CPU flags, versions", [common], cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
                      """--format onnx: one .onnx file, dynamic batch and sequence axes.

@@ -21,7 +21,12 @@ def _torch(graph, threads, **options):
     return TorchExecutor(graph, threads, **options)
 
 
-BACKENDS = {"numpy": _numpy, "onnxruntime": _onnxruntime, "torch": _torch}
+def _openvino(graph, threads, **options):
+    from .openvino_exec import OpenVinoExecutor
+    return OpenVinoExecutor(graph, threads, **options)
+
+
+BACKENDS = {"numpy": _numpy, "onnxruntime": _onnxruntime, "openvino": _openvino, "torch": _torch}
 
 
 def check_backend(backend: str) -> str:
@@ -30,11 +35,13 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache", "calibration"), "torch": ("device", "dtype")}
+OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache", "calibration"),
+           "openvino": ("precision", "workers", "cache"), "torch": ("device", "dtype")}
 
 
 def make_executor(backend: str, graph: Graph, threads: int | None = None, **options):
-    """``options``: device= and dtype= for the torch backend; quantize=, workers=, fuse=, cache=, calibration= for onnxruntime."""
+    """``options``: device= and dtype= for the torch backend; quantize=, workers=, fuse=, cache=, calibration= for
+    onnxruntime; precision= ("bf16" | "fp32"), workers=, cache= for openvino (minilm[openvino], imported only here)."""
     wrong = sorted(k for k in options if k not in OPTIONS[check_backend(backend)])
     if wrong:
         owners = [b for b, names in OPTIONS.items() if wrong[0] in names]

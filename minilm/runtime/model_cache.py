@@ -33,7 +33,8 @@ from ..graph import Graph
 
 DISABLED = ("off", "0", "none", "")
 DATA = ".data"  # suffix of an entry's weights file, written beside its .onnx
-SOURCES = ("lowering.py", "lowering_nn.py", "fusion.py", "quantize.py", "smooth.py", "per_row.py", "rewrite.py", "ort.py", "model_cache.py")
+SOURCES = ("lowering.py", "lowering_nn.py", "fusion.py", "quantize.py", "smooth.py", "per_row.py", "rewrite.py", "ort.py",
+           "openvino_exec.py", "model_cache.py")
 
 
 def cache_dir() -> Path | None:

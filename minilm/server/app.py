@@ -73,11 +73,14 @@ def _error(status: int, message: str, kind: str, headers: dict | None = None) ->
 def batch_workers(embedder, workers: int | None) -> tuple[int, int | None]:
     """Batches the Batcher runs at once, and the threads of each (None: the model's). Default: two,
     on half the model's threads each, where the model runs packed batches on onnxruntime with 2+
-    threads (docs/server.md); else one batch at a time on all of them."""
+    threads (docs/server.md); else one batch at a time on all of them. On openvino (precision="bf16") the
+    batches share one compiled model with a stream per thread (runtime/openvino_exec.py), one stream each."""
     cores = getattr(embedder.executor("sentence_embedding", embedder.pipeline.normalize), "threads", 1)
-    if not getattr(embedder, "encode_packed", None) or embedder.backend != "onnxruntime":
+    if not getattr(embedder, "encode_packed", None) or embedder.backend not in ("onnxruntime", "openvino"):
         return 1, None  # a static .webnn graph, or torch (one device, its own threads)
     workers = workers or (2 if cores >= 2 else 1)
+    if embedder.backend == "openvino":
+        return min(workers, cores), None
     return workers, (max(1, cores // workers) if workers > 1 else None)
 
 
@@ -154,7 +157,8 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
     @app.get("/info")
     async def info():
         return {"model": str(embedder.path), "dim": embedder.dim, "max_length": embedder.max_length,
-                "backend": embedder.backend, "version": __version__, "limits": settings.__dict__ | {"api_key": bool(settings.api_key)}}
+                "backend": embedder.backend, "precision": getattr(embedder, "precision", "fp32"), "version": __version__,
+                "limits": settings.__dict__ | {"api_key": bool(settings.api_key)}}
 
     @app.get("/metrics")
     async def prometheus():

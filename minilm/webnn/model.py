@@ -52,16 +52,16 @@ class WebnnEmbedder(Embedder):
     """An Embedder running a static WebNN graph: fixed batch and sequence length."""
 
     def __init__(self, path: Path, config: BertConfig, pipeline: PipelineConfig, graph, tokenizer, batch: int,
-                 seq_len: int, backend: str, threads: int | None):
+                 seq_len: int, backend: str, threads: int | None, options: dict | None = None):
         self.batch, self.seq_len, self.graph = batch, seq_len, graph
-        super().__init__(path, config, pipeline, {}, tokenizer, backend, threads)
+        super().__init__(path, config, pipeline, {}, tokenizer, backend, threads, options)
 
     def executor(self, output: str, normalize: bool):
         if output != "sentence_embedding" or normalize != self.pipeline.normalize:
             raise ConfigError(f"{self.path}: this WebNN export computes only sentence_embedding with normalize="
                               f"{self.pipeline.normalize}; export the original model again for other outputs")
         if not self._executors:
-            self._executors["graph"] = make_executor(self.backend, self.graph, self.threads)
+            self._executors["graph"] = make_executor(self.backend, self.graph, self.threads, **self.options)
         return self._executors["graph"]
 
     encode_packed = None  # fixed shapes: no packed graph (a server runs padded calls, Batcher._encode)
@@ -94,7 +94,7 @@ class WebnnEmbedder(Embedder):
 
 
 def load(path: Path, backend: str = "onnxruntime", threads: int | None = None, max_length: int | None = None,
-         tokenizer=None) -> WebnnEmbedder:
+         tokenizer=None, options: dict | None = None) -> WebnnEmbedder:
     try:
         settings = json.loads((path / CONFIG).read_text(encoding="utf-8"))
         config = BertConfig(**json.loads((path / "config.json").read_text(encoding="utf-8")))
@@ -106,4 +106,4 @@ def load(path: Path, backend: str = "onnxruntime", threads: int | None = None, m
         raise ConfigError(f"max_length must be from 2 to {seq_len} (the sequence length of this WebNN export)")
     graph = files.load(path / GRAPH)
     tok = load_tokenizer(Path(tokenizer) if tokenizer else path, max_length or pipeline.max_seq_length)
-    return WebnnEmbedder(path, config, pipeline, graph, tok, batch, seq_len, backend, threads)
+    return WebnnEmbedder(path, config, pipeline, graph, tok, batch, seq_len, backend, threads, options)

@@ -1,0 +1,135 @@
+"""The OpenVINO executor (optional extra ``minilm[openvino]``): minilm's own ONNX lowering on OpenVINO's
+CPU plugin, in bfloat16 (``precision="bf16"``) or float32.
+
+Why this engine (benchmarks/probes/bf16_engine.py, docs/performance.md): on the same lowering,
+OpenVINO's Python runtime at INFERENCE_PRECISION_HINT=bf16 keeps min cosine 0.99995 to fp32, while
+ONNX Runtime's OpenVINO execution provider at the same hint returned wrong vectors (min cosine 0.09),
+and its plugin form offers no device on a non-Intel CPU. With the bf16 hint the CPU plugin runs the
+matrix products (and the attention's) in bfloat16 and keeps layer norms, softmax, pooling and the L2
+norm in float32.
+
+The graph is the one every executor runs, lowered unfused (OpenVINO does its own fusion) with the
+weights' transposes folded in. The lowered model is kept in runtime/model_cache.py's cache, keyed
+like ONNX Runtime's entries (graph, weights, lowering code, OpenVINO version), so a new process only
+compiles it. Threads: THROUGHPUT hint with one stream per thread; ``run_many`` keeps ``workers``
+calls in flight (one per stream), ``run`` runs one call on one stream; several threads may call
+``run`` at once (a server's batches), each on its own infer request.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ..errors import BackendError, MissingDependencyError
+from ..graph import Graph
+from .feeds import bind_symbols
+from .precision import INSTALL
+
+HINTS = {"bf16": "bf16", "fp32": "f32"}
+
+
+def _openvino():
+    try:
+        import openvino
+    except ImportError as exc:
+        raise MissingDependencyError(f"precision='bf16' (and backend='openvino') needs OpenVINO: {INSTALL} "
+                                     "(or pip install openvino)") from exc
+    return openvino
+
+
+def lowered(graph: Graph):
+    """The ONNX model OpenVINO reads: the unfused lowering, weight transposes folded."""
+    from .lowering import to_onnx
+    from .rewrite import fold_weight_transposes
+    return fold_weight_transposes(to_onnx(graph, fuse=False))
+
+
+class OpenVinoExecutor:
+    """``precision``: "bf16" or "fp32" (OpenVINO's INFERENCE_PRECISION_HINT); ``threads``: CPU threads
+    (default: the cores this process may use), one stream each; ``workers``: calls in flight in
+    ``run_many`` (default: one per stream); ``cache``: keep the lowered model on disk (model_cache)."""
+
+    name = "openvino"
+
+    def __init__(self, graph: Graph, threads: int | None = None, precision: str = "bf16", cache: bool = True,
+                 workers: int | None = None):
+        from .ort import default_threads
+        if precision not in HINTS:
+            raise ValueError(f"the openvino backend runs precision 'bf16' or 'fp32', got {precision!r}")
+        ov = _openvino()
+        self.graph, self.precision = graph, precision
+        self.threads = threads or default_threads()
+        self.workers = max(1, min(workers or self.threads, self.threads))
+        config = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "THROUGHPUT",
+                  "NUM_STREAMS": self.threads, "INFERENCE_NUM_THREADS": self.threads}
+        try:
+            self.compiled = self._compile(ov, config, cache)
+        except (BackendError, MissingDependencyError):
+            raise
+        except Exception as exc:  # OpenVINO raises RuntimeError with its own message
+            raise BackendError(f"OpenVINO could not compile the graph {graph.name!r}: {exc}") from exc
+        self.providers = [f"OpenVINO {ov.__version__} CPU ({precision}, {self.threads} streams)"]
+        self._local = threading.local()
+        self._pool = None
+
+    def _compile(self, ov, config: dict, cache: bool):
+        from . import model_cache
+        core = ov.Core()
+        if cache:
+            key = model_cache.key(self.graph, {"engine": "openvino", "openvino": ov.__version__, "lowering": "unfused+folded"})
+            path = model_cache.lookup(key)
+            if path is not None:
+                try:
+                    return core.compile_model(str(path), "CPU", config)
+                except Exception:  # a corrupt or foreign entry: drop it and rebuild
+                    model_cache.discard(key)
+            path = model_cache.store(key, self._write)
+            if path is not None:
+                return core.compile_model(str(path), "CPU", config)
+        with tempfile.TemporaryDirectory(prefix="minilm-ov-") as tmp:  # cache off or not writable
+            path = Path(tmp) / "model.onnx"
+            self._write(path)
+            return core.compile_model(str(path), "CPU", config)
+
+    def _write(self, path: Path) -> None:
+        import onnx
+        from . import model_cache
+        onnx.save(lowered(self.graph), str(path), save_as_external_data=True, location=model_cache.data_name(path),
+                  size_threshold=1024)
+
+    def _request(self):
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        return request
+
+    def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        bind_symbols(self.graph, feeds)
+        names = outputs or list(self.graph.outputs)
+        try:
+            values = self._request().infer({k: feeds[k] for k in self.graph.inputs})
+            return {name: values[name] for name in names}
+        except Exception as exc:
+            raise BackendError(f"OpenVINO failed to run {self.graph.name!r}: {exc}") from exc
+
+    def run_many(self, batches: Iterable[dict[str, np.ndarray]], outputs: list[str] | None = None) -> Iterator[dict]:
+        """``run`` over batches, ``workers`` at a time (one per stream; OpenVINO releases the GIL); in order."""
+        if self.workers == 1:
+            yield from (self.run(feeds, outputs) for feeds in batches)
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minilm-ov")
+        pending: deque = deque()
+        for feeds in batches:
+            pending.append(self._pool.submit(self.run, feeds, outputs))
+            if len(pending) > self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

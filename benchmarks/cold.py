@@ -2,11 +2,12 @@
 
 Each method's command is run once unmeasured (to warm the page cache), then --runs times; the
 median is reported. minilm is its own command line (``python -m minilm embed hello``, and
-``--int8`` when the CLI has it); the peers are the shortest honest script for each.
+``--int8`` when the CLI has it, ``--precision bf16`` for minilm-bf16); the peers are the shortest honest script for each.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,13 @@ import sys, torch
 torch.set_num_threads(int(sys.argv[2]))
 from sentence_transformers import SentenceTransformer
 print(SentenceTransformer(sys.argv[1], device="cpu").encode(["hello"])[0, :3])
+"""
+
+ST_BACKEND = """
+import sys, json
+from sentence_transformers import SentenceTransformer
+kwargs = json.loads(sys.argv[3])
+print(SentenceTransformer(sys.argv[1], device="cpu", backend=sys.argv[2], model_kwargs=kwargs).encode(["hello"])[0, :3])
 """
 
 FASTEMBED = """
@@ -54,8 +62,17 @@ def commands(model_dir: Path, workdir: Path, threads: int, ran: set[str], env: d
     for name, key in (("ort-fp32", "bert-fp32.onnx"), ("ort-int8", "bert-int8.onnx")):
         if name in ran and (workdir / key).exists():
             found[name] = [py, "-c", PLAIN_ORT, str(model_dir), str(workdir / key), t]
+    if "minilm-bf16" in ran:
+        found["minilm-bf16"] = [py, "-m", "minilm", "embed", "--precision", "bf16", "--threads", t, "hello"]
     if "sentence-transformers" in ran:
         found["sentence-transformers"] = [py, "-c", ST, str(model_dir), t]
+    for name, backend, kwargs in (("st-openvino", "openvino", {"ov_config": {"INFERENCE_NUM_THREADS": threads}}),
+                                  ("st-openvino-f32", "openvino", {"ov_config": {"INFERENCE_NUM_THREADS": threads,
+                                                                                 "INFERENCE_PRECISION_HINT": "f32"}}),
+                                  ("st-onnx", "onnx", {"provider": "CPUExecutionProvider"})):
+        folder = workdir / f"st-{backend}"
+        if name in ran and folder.exists():
+            found[name] = [py, "-c", ST_BACKEND, str(folder), backend, json.dumps(kwargs)]
     if "fastembed" in ran and (workdir / "fastembed").exists():
         found["fastembed"] = [py, "-c", FASTEMBED, str(workdir / "fastembed"), t]
     return found

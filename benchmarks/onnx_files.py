@@ -10,6 +10,10 @@
   tokenizer_config.json says ``model_max_length: 256`` (sentence-transformers' max_seq_length), so
   fastembed truncates where the others do.
 
+- ``st-openvino/``, ``st-onnx/``: the model saved by sentence-transformers with ``backend="openvino"`` /
+  ``"onnx"`` (its own export, in its ``openvino/`` / ``onnx/`` subfolder), so those peers load without
+  exporting again; skipped (reported) when sentence-transformers or its extra is not installed.
+
 A file already present is reused (delete the folder to rebuild); each step writes to a temporary
 name first, so an interrupted run leaves nothing half-written under the final name.
 """
@@ -72,6 +76,16 @@ def fastembed_dir(model_dir: Path, fp32: Path, out: Path) -> None:
     os.replace(tmp, out)
 
 
+def st_export(model_dir: Path, backend: str, out: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    SentenceTransformer(str(model_dir), device="cpu", backend=backend).save(str(tmp))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
 def prepare(model_dir: Path, workdir: Path, log=print) -> dict[str, Path]:
     """Make what is missing; return the paths. Raises ImportError when torch / transformers are absent."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +98,16 @@ def prepare(model_dir: Path, workdir: Path, log=print) -> dict[str, Path]:
         else:
             log(f"making {paths[key]}")
             make()
+    for backend in ("openvino", "onnx"):
+        out = paths[f"st-{backend}"] = workdir / f"st-{backend}"
+        if out.exists():
+            log(f"reusing {out}")
+            continue
+        try:
+            log(f"making {out}")
+            st_export(model_dir, backend, out)
+        except Exception as exc:  # sentence-transformers raises a bare Exception when its extra is missing
+            log(f"not installed: sentence-transformers[{backend}] ({str(exc).splitlines()[0][:120]}): no {out.name}")
     return paths
 
 

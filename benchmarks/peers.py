@@ -88,6 +88,39 @@ def sentence_transformers(ctx, batch_size: int = 32):
             lambda text: model.encode(text, convert_to_numpy=True))
 
 
+def _st_backend(ctx, backend: str, folder: str, ov_config: dict | None = None, batch_size: int = 32):
+    """sentence-transformers with backend="openvino" / "onnx" on its export in ctx.files (onnx_files.py), else
+    exported at load. OpenVINO: its default precision (bf16 where the CPU has it), LATENCY hint, or ``ov_config``."""
+    _need("torch", "torch")
+    st = _need("sentence_transformers", "sentence-transformers")
+    _need("optimum", f"'sentence-transformers[{backend}]'")
+    path = ctx.files.get(folder) if ctx.files else None
+    if backend == "openvino":
+        kwargs = {"ov_config": {"INFERENCE_NUM_THREADS": ctx.threads} | (ov_config or {})}
+    else:
+        ort = _need("onnxruntime", "onnxruntime")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = ctx.threads, 1
+        kwargs = {"provider": "CPUExecutionProvider", "session_options": options}
+    model = st.SentenceTransformer(str(path if path and path.exists() else ctx.model_dir), device="cpu", backend=backend,
+                                   model_kwargs=kwargs)
+    model.max_seq_length = ctx.max_length
+    return (lambda texts: model.encode(texts, batch_size=batch_size, convert_to_numpy=True),
+            lambda text: model.encode(text, convert_to_numpy=True))
+
+
+def st_openvino(ctx):
+    return _st_backend(ctx, "openvino", "st-openvino")
+
+
+def st_openvino_f32(ctx):
+    return _st_backend(ctx, "openvino", "st-openvino", {"INFERENCE_PRECISION_HINT": "f32"})
+
+
+def st_onnx(ctx):
+    return _st_backend(ctx, "onnx", "st-onnx")
+
+
 def fastembed(ctx):
     """fastembed on the local export (specific_model_path): its default batch (256), no hub access."""
     fe = _need("fastembed", "fastembed")
@@ -118,5 +151,15 @@ def minilm_int8(ctx):
     return _minilm(ctx, quantize="int8")
 
 
-METHODS = {"sentence-transformers": sentence_transformers, "fastembed": fastembed, "ort-fp32": ort_fp32,
-           "ort-int8": ort_int8, "minilm": minilm_fp32, "minilm-int8": minilm_int8}
+def minilm_bf16(ctx):
+    import minilm
+
+    if "precision" not in inspect.signature(minilm.load).parameters:
+        raise Unavailable("this minilm.load has no precision= parameter")
+    _need("openvino", "'minilm[openvino]'")
+    return _minilm(ctx, precision="bf16")
+
+
+METHODS = {"sentence-transformers": sentence_transformers, "st-openvino": st_openvino, "st-openvino-f32": st_openvino_f32,
+           "st-onnx": st_onnx, "fastembed": fastembed, "ort-fp32": ort_fp32, "ort-int8": ort_int8, "minilm": minilm_fp32,
+           "minilm-int8": minilm_int8, "minilm-bf16": minilm_bf16}

@@ -3,10 +3,13 @@
     python benchmarks/perf.py [--short 10000] [--long 1000] [--methods all] [--threads 2] [--repeat 1]
                               [--workdir ~/.cache/minilm-bench] [--json OUT.json] [--chart OUT.png]
 
-Methods: sentence-transformers (torch CPU, batch 32), fastembed (its default batch 256, on a local
-ONNX export), ort-fp32 / ort-int8 (plain ONNX Runtime on a torch.onnx export / its
+Methods: sentence-transformers (torch CPU, batch 32), st-openvino (sentence-transformers
+``backend="openvino"``, its default precision: bf16 where the CPU has it), st-openvino-f32 (the same
+with INFERENCE_PRECISION_HINT f32), st-onnx (``backend="onnx"``), fastembed (its default batch 256,
+on a local ONNX export), ort-fp32 / ort-int8 (plain ONNX Runtime on a torch.onnx export / its
 quantize_dynamic, length-sorted batches of 32, mean pooling + L2 in NumPy), minilm (default
-load) and minilm-int8 (``minilm.load(quantize="int8")``, n/a when minilm has no such option).
+load, fp32), minilm-int8 (``precision="int8"``) and minilm-bf16 (``precision="bf16"``, OpenVINO; n/a
+when minilm has no such option or OpenVINO is missing).
 A missing package is reported ("not installed: pip install X") and its method skipped; nothing is
 installed. Each (round, corpus, method) is one child process (benchmarks/perf_child.py), so each
 peak RSS is the method's own; rounds (--repeat) rotate the method order and keep the best time.
@@ -35,8 +38,9 @@ import cold  # noqa: E402
 import perf_report  # noqa: E402
 from perf_child import query_indices, read_texts  # noqa: E402
 
-ALL = ["sentence-transformers", "fastembed", "ort-fp32", "ort-int8", "minilm", "minilm-int8"]
-NEEDS_EXPORT = {"fastembed", "ort-fp32", "ort-int8"}
+ALL = ["sentence-transformers", "st-openvino", "st-openvino-f32", "st-onnx", "fastembed", "ort-fp32", "ort-int8",
+       "minilm", "minilm-int8", "minilm-bf16"]
+NEEDS_EXPORT = {"fastembed", "ort-fp32", "ort-int8", "st-openvino", "st-openvino-f32", "st-onnx"}
 FLOP_PER_TOKEN, ATTN_FLOP_PER_TOKEN_LEN = 21.2e6, 9216  # DESIGN.md §5: per real token, + 9216·L
 
 

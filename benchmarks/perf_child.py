@@ -45,7 +45,7 @@ def run(args) -> dict:
     files = None
     if workdir and (workdir / "bert-fp32.onnx").exists():
         files = {"fp32": workdir / "bert-fp32.onnx", "int8": workdir / "bert-int8.onnx",
-                 "fastembed": workdir / "fastembed"}
+                 "fastembed": workdir / "fastembed", "st-openvino": workdir / "st-openvino", "st-onnx": workdir / "st-onnx"}
     ctx = SimpleNamespace(model_dir=args.model_dir, files=files, threads=args.threads, max_length=args.max_length)
     texts = read_texts(args.texts, args.n)
     start = time.perf_counter()

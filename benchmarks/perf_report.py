@@ -10,6 +10,7 @@ import numpy as np
 
 TARGETS_SPEEDUP, TARGET_COS_FP32, TARGET_P50, TARGET_COLD_S, TARGET_RSS_MB = 1.2, 0.99999, 0.7, 1.0, 300
 TARGET_INT8_MIN, TARGET_INT8_MEAN, TARGET_OVERLAP = 0.99, 0.995, 0.95
+TARGET_COS_BF16, TARGET_OVERLAP_BF16 = 0.9999, 0.99
 
 
 def brief(got: dict) -> str:
@@ -45,14 +46,26 @@ def machine(args, ceiling: dict, ref: str | None) -> dict:
         cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                     if ln.startswith("model name")), cpu)
     versions = {}
-    for mod in ("minilm", "onnxruntime", "numpy", "torch", "sentence_transformers", "fastembed"):
+    for mod in ("minilm", "onnxruntime", "openvino", "numpy", "torch", "sentence_transformers", "fastembed"):
         try:
             versions[mod] = __import__(mod).__version__
         except ImportError:
             versions[mod] = "not installed"
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": args.threads, "versions": versions,
+    flags = sorted(_cpu_flags())
+    return {"cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(), "threads": args.threads, "versions": versions,
             "ceiling": ceiling, "reference": ref, "short": args.short, "long": args.long,
             "repeat": args.repeat, "queries": args.queries, "cold_runs": args.cold_runs}
+
+
+def _cpu_flags() -> set[str]:
+    """The flags that decide the fastest precision (the ones `minilm info` prints)."""
+    wanted = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return wanted & set(line.split(":", 1)[-1].split())
 
 
 def _f(value, fmt: str, missing: str = "–") -> str:
@@ -62,25 +75,31 @@ def _f(value, fmt: str, missing: str = "–") -> str:
 def markdown(table: list[dict], meta: dict) -> str:
     v, c = meta["versions"], meta["ceiling"]
     ref = meta["reference"] or "none"
-    lines = [f"machine: {meta['cpu']}, {meta['cores']} cores, threads={meta['threads']}, "
+    lines = [f"machine: {meta['cpu']} ({' '.join(meta.get('cpu_flags', [])) or 'no AVX2 / AVX-512 / AMX flags'}), "
+             f"{meta['cores']} cores, threads={meta['threads']}, "
              f"OMP_WAIT_POLICY={meta.get('omp_wait_policy', 'unset')}; "
              + ", ".join(f"{k} {x}" for k, x in v.items()),
              f"GEMM ceiling (fp32, measured now): {_f(c.get('gflops'), '.0f', 'n/a')} GFLOP/s "
              f"(numpy {_f(c.get('numpy_gflops'), '.0f', 'n/a')}, onnxruntime {_f(c.get('onnxruntime_gflops'), '.0f', 'n/a')})", "",
-             f"| method | corpus | texts | texts/s | real tokens/s | of GEMM ceiling | batch-1 p50 / p95 ms "
-             f"| cold start s | peak RSS MB | min / mean cosine vs {ref} | top-10 overlap |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"| method | corpus | texts | texts/s | x ort-fp32 | x st-openvino | real tokens/s | of GEMM ceiling "
+             f"| batch-1 p50 / p95 ms | cold start s | peak RSS MB | min / mean cosine vs {ref} | top-10 overlap |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         if "texts_per_s" not in r:
-            lines.append(f"| {r['method']} | {r['corpus']} | n/a ({r['note']}) |" + " |" * 8)
+            lines.append(f"| {r['method']} | {r['corpus']} | n/a ({r['note']}) |" + " |" * 10)
             continue
+        ratios = []
+        for peer in ("ort-fp32", "st-openvino"):
+            theirs = _get(table, peer, r["corpus"], "texts_per_s")
+            ratios.append(f"{r['texts_per_s'] / theirs:.2f}" if theirs else "–")
         cos = f"{r['min_cos']:.6f} / {r['mean_cos']:.6f}" if "min_cos" in r else (
             "(reference)" if r["method"] == meta["reference"] else "–")
         lat = f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}" if "p50_ms" in r else "–"
-        lines.append(f"| {r['method']} | {r['corpus']} | {r['texts']} | {r['texts_per_s']:.1f} | {r['tokens_per_s']:.0f} "
+        lines.append(f"| {r['method']} | {r['corpus']} | {r['texts']} | {r['texts_per_s']:.1f} | {' | '.join(ratios)} "
+                     f"| {r['tokens_per_s']:.0f} "
                      f"| {_f(r.get('ceiling_frac'), '.0%')} | {lat} | {_f(r.get('cold_s'), '.2f')} | {r['rss_mb']:.0f} "
-                     f"| {cos} | {_f(r.get('overlap10'), '.3f')} |")
-    return "\n".join(lines + [""] + targets(table, meta) + [""])
+                     f"| {cos} | {_f(r.get('overlap10'), '.4f')} |")
+    return "\n".join(lines + [""] + targets(table, meta) + [""] + targets_bf16(table, meta) + [""])
 
 
 def _get(table, method, corpus, field):
@@ -122,6 +141,35 @@ def targets(table: list[dict], meta: dict) -> list[str]:
     rss, st = g("minilm", "short", "rss_mb"), g("sentence-transformers", "short", "rss_mb")
     out.append(_line(None if rss is None else rss <= TARGET_RSS_MB, f"minilm peak RSS on the short corpus <= {TARGET_RSS_MB} MB: "
                      f"{_f(rss, '.0f', 'n/a')} MB (sentence-transformers: {_f(st, '.0f', 'n/a')} MB)".replace("n/a MB", "n/a")))
+    return out
+
+
+def targets_bf16(table: list[dict], meta: dict) -> list[str]:
+    """Issue #19's targets for minilm-bf16 (speed judged on an AMX CPU) and for auto's batch-1 latency."""
+    g = lambda m, c, f: _get(table, m, c, f)  # noqa: E731
+    amx = "amx_bf16" in meta.get("cpu_flags", [])
+    out = ["Targets (issue #19, bf16)" + (":" if amx else ": this CPU has no AMX (amx_bf16), where the speed targets are judged")]
+    for peer, need in (("st-openvino", {"short": 3.0, "long": 1.3}), ("ort-fp32", {"short": 4.0, "long": 6.0})):
+        for corpus, factor in need.items():
+            a, b = g("minilm-bf16", corpus, "texts_per_s"), g(peer, corpus, "texts_per_s")
+            ok = None if a is None or b is None else a >= factor * b
+            out.append(_line(ok, f"minilm-bf16 >= {factor}x {peer} texts/s on {corpus}: " + ("n/a" if ok is None else f"{a / b:.2f}x")))
+    for corpus in ("short", "long"):
+        mn = g("minilm-bf16", corpus, "min_cos")
+        out.append(_line(None if mn is None else mn >= TARGET_COS_BF16, f"minilm-bf16 min cosine on {corpus} >= {TARGET_COS_BF16}: "
+                         + _f(mn, ".6f", "n/a")))
+    ov = g("minilm-bf16", "short", "overlap10")
+    out.append(_line(None if ov is None else ov >= TARGET_OVERLAP_BF16,
+                     f"minilm-bf16 top-10 overlap >= {TARGET_OVERLAP_BF16}: {_f(ov, '.4f', 'n/a')}"))
+    auto = "minilm-bf16" if {"amx_bf16", "avx512_bf16"} & set(meta.get("cpu_flags", [])) else "minilm"  # runtime/precision.choose
+    a, b = g(auto, "short", "p50_ms"), g("ort-fp32", "short", "p50_ms")
+    out.append(_line(None if a is None or b is None else a <= TARGET_P50 * b, f"auto ({auto}) batch-1 p50 <= {TARGET_P50}x "
+                     "ort-fp32's: " + ("n/a" if a is None or b is None else f"{a:.1f} ms vs {b:.1f} ms ({a / b:.2f}x)")))
+    rss, cs = g("minilm-bf16", "short", "rss_mb"), g("minilm-bf16", "short", "cold_s")
+    out.append(_line(None if rss is None else rss <= TARGET_RSS_MB, f"minilm-bf16 peak RSS (short) <= {TARGET_RSS_MB} MB: "
+                     f"{_f(rss, '.0f', 'n/a')}"))
+    out.append(_line(None if cs is None else cs <= TARGET_COLD_S, f"`minilm embed --precision bf16 hello` cold start <= "
+                     f"{TARGET_COLD_S} s: {_f(cs, '.2f', 'n/a')}"))
     return out
 
 

@@ -88,6 +88,28 @@ def test_targets_pass_and_fail_from_numbers():
     assert "PASS: minilm peak RSS" in text and "n/a: minilm-int8 >= 1.2x ort-int8 texts/s on short" in text
 
 
+def test_bf16_targets_from_numbers():
+    def row(method, corpus, **kw):
+        return {"method": method, "corpus": corpus, **kw}
+
+    table = [row("ort-fp32", "short", texts_per_s=100.0, p50_ms=10.0), row("ort-fp32", "long", texts_per_s=10.0),
+             row("st-openvino", "short", texts_per_s=140.0), row("st-openvino", "long", texts_per_s=50.0),
+             row("minilm-bf16", "short", texts_per_s=450.0, min_cos=0.99995, overlap10=0.995, p50_ms=6.5, rss_mb=280.0,
+                 cold_s=1.2),
+             row("minilm-bf16", "long", texts_per_s=55.0, min_cos=0.99989)]
+    text = "\n".join(perf_report.targets_bf16(table, {"cpu_flags": ["avx2", "amx_bf16"]}))
+    assert "PASS: minilm-bf16 >= 3.0x st-openvino texts/s on short: 3.21x" in text
+    assert "FAIL: minilm-bf16 >= 1.3x st-openvino texts/s on long: 1.10x" in text
+    assert "PASS: minilm-bf16 >= 4.0x ort-fp32 texts/s on short: 4.50x" in text
+    assert "FAIL: minilm-bf16 >= 6.0x ort-fp32 texts/s on long: 5.50x" in text
+    assert "PASS: minilm-bf16 min cosine on short" in text and "FAIL: minilm-bf16 min cosine on long" in text
+    assert "PASS: minilm-bf16 top-10 overlap >= 0.99: 0.9950" in text
+    assert "PASS: auto (minilm-bf16) batch-1 p50 <= 0.7x ort-fp32's: 6.5 ms vs 10.0 ms (0.65x)" in text
+    assert "PASS: minilm-bf16 peak RSS" in text and "FAIL: `minilm embed --precision bf16 hello` cold start" in text
+    no_amx = "\n".join(perf_report.targets_bf16(table, {"cpu_flags": ["avx2"]}))
+    assert "this CPU has no AMX" in no_amx and "n/a: auto (minilm) batch-1 p50" in no_amx  # minilm has no row here
+
+
 def test_peers_without_an_export_are_unavailable_not_errors(tmp_path):
     ctx = SimpleNamespace(model_dir=tmp_path, files=None, threads=1, max_length=256)
     for method in ("ort-fp32", "ort-int8"):

@@ -1,6 +1,7 @@
 """Load test of ``minilm serve`` on loopback: throughput and p50/p99 latency at several concurrencies.
 
     python benchmarks/load.py [--texts 2000] [--seconds 10] [--rounds 3] [--concurrency 1,8,64] [--threads N]
+                              [--precision fp32,bf16]
 
 Starts the server itself on a free 127.0.0.1 port, sends one-sentence /v1/embeddings requests
 (the first --texts texts of the short corpus, cycled; bounded in time: --rounds windows of
@@ -18,6 +19,9 @@ thread on epoll, a few percent of a core at these rates, so on a small machine i
 from the server it measures (its CPU time is printed). Without it, an asyncio httpx client in this
 process is used, which costs more CPU per request than the server's own request path and so
 understates the server on a 2-core machine; the output says which one ran.
+
+``--precision`` (comma-separated, default fp32): one run per precision, server (``minilm serve
+--precision P``) and offline model alike, one row per precision and concurrency.
 """
 
 from __future__ import annotations
@@ -120,12 +124,23 @@ def main() -> None:
     p.add_argument("--threads", type=int, help="the server's intra-op threads (default: all cores, as offline)")
     p.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "bench-corpus")
     p.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx")
+    p.add_argument("--precision", default="fp32", help="comma-separated: fp32, bf16, int8, auto (one run each)")
     args = p.parse_args()
     lines = (args.corpus / "short.jsonl").read_text(encoding="utf-8").splitlines()
     texts = [json.loads(line)["text"] for line in lines][: args.texts]
     drive = drive_wrk if args.client == "wrk" else drive_httpx
+    table = []
+    for precision in args.precision.split(","):
+        table += measure(args, precision.strip(), texts, drive)
+    print("| precision | concurrency | requests | errors | texts/s | vs offline encode | p50 ms | p99 ms | "
+          "p99 / single encode p50 (p99) | server CPU ms/text (vs offline) | load avg | client CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(table))
 
-    model = minilm.load()
+
+def measure(args, precision: str, texts: list[str], drive) -> list[str]:
+    """Serve at ``precision`` and drive it at each concurrency; the rows of the table (a header is printed)."""
+    model = minilm.load(precision=precision)
     model.encode(texts[:64])
     before = single_calls(model, texts)
 
@@ -133,7 +148,8 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     threads = ["--threads", str(args.threads)] if args.threads else []
-    server = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), *threads], cwd=REPO)
+    server = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--precision", precision, *threads],
+                              cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     levels, offline = [], []  # offline[i], window i, offline[i + 1], ...
     try:
@@ -165,24 +181,23 @@ def main() -> None:
     offline_cpu = float(np.median(cpus))
     caveat = (" (in this process, on the server's cores: it understates the server, at concurrency 64 by far; "
               "install wrk for figures to compare)") if args.client == "httpx" else ""
-    print(f"client: {args.client}{caveat}; server threads: {args.threads or 'default (all cores)'}; {os.cpu_count()} cores\n"
+    print(f"precision {precision} ({model.precision}: {model.precision_reason}); "
+          f"client: {args.client}{caveat}; server threads: {args.threads or 'default (all cores)'}; {os.cpu_count()} cores\n"
           f"offline Embedder.encode (batch 32), one run before each server window and after the last: "
           f"{min(rates):.0f}-{max(rates):.0f} texts/s (median {np.median(rates):.0f}), median {offline_cpu * 1000:.2f} CPU ms/text; "
           f"one text alone: p50 {single_p50 * 1000:.1f} ms, p99 {single_p99 * 1000:.1f} ms (means of before and after)\n"
           f"each level: {args.rounds} windows of {args.seconds:g} s; 'vs offline' = each window's rate over the mean of the "
           f"offline runs just before and after it, median (min-max) over the windows; other columns: median over the windows\n")
-    print("| concurrency | requests | errors | texts/s | vs offline encode | p50 ms | p99 ms | "
-          "p99 / single encode p50 (p99) | server CPU ms/text (vs offline) | load avg | client CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    start = 0
+    rows, start = [], 0
     for c, windows in levels:
         mine, start = ratios[start:start + len(windows)], start + len(windows)
         med = lambda key: float(np.median([w[key] for w in windows]))  # noqa: E731
         rate, p99, server_cpu = float(np.median([w["requests"] / w["seconds"] for w in windows])), med("p99"), med("server_cpu")
-        print(f"| {c} | {sum(w['requests'] for w in windows)} | {sum(w['errors'] for w in windows)} | {rate:.0f} | "
-              f"{np.median(mine):.2f} ({min(mine):.2f}-{max(mine):.2f}) | {med('p50') * 1000:.1f} | {p99 * 1000:.1f} | "
-              f"{p99 / single_p50:.1f}x ({p99 / single_p99:.1f}x) | {server_cpu * 1000:.2f} ({server_cpu / offline_cpu:.2f}x) | "
-              f"{med('load'):.1f} | {sum(w['client_cpu'] for w in windows):.2f} |")
+        rows.append(f"| {precision} | {c} | {sum(w['requests'] for w in windows)} | {sum(w['errors'] for w in windows)} | "
+                    f"{rate:.0f} | {np.median(mine):.2f} ({min(mine):.2f}-{max(mine):.2f}) | {med('p50') * 1000:.1f} | "
+                    f"{p99 * 1000:.1f} | {p99 / single_p50:.1f}x ({p99 / single_p99:.1f}x) | {server_cpu * 1000:.2f} "
+                    f"({server_cpu / offline_cpu:.2f}x) | {med('load'):.1f} | {sum(w['client_cpu'] for w in windows):.2f} |")
+    return rows
 
 
 def paired_ratios(offline: list[float], windows: list[float]) -> list[float]:

@@ -15,6 +15,7 @@ deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
 An entry's weights live beside it in ``models/<key>.data`` (ONNX external data), which ONNX Runtime
 memory-maps instead of parsing a 90 MB protobuf and copying every tensor: the word-embedding rows
 no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/perf-notes.md).
+An OpenVINO entry (runtime/openvino_exec.py) is ``models/<key>.xml`` with its weights in ``<key>.bin``.
 """
 
 from __future__ import annotations
@@ -89,14 +90,14 @@ def _file_identity(value) -> str | None:
     return f"{filename}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{root.offset}|{offset}"
 
 
-def _entry(key: str) -> Path | None:
+def _entry(key: str, suffix: str = ".onnx") -> Path | None:
     folder = cache_dir()
-    return None if folder is None else folder / "models" / f"{key}.onnx"
+    return None if folder is None else folder / "models" / f"{key}{suffix}"
 
 
-def lookup(key: str) -> Path | None:
-    """The cached model file for ``key``, or None."""
-    path = _entry(key)
+def lookup(key: str, suffix: str = ".onnx") -> Path | None:
+    """The cached model file for ``key`` (``suffix``: ".onnx", or ".xml" for an OpenVINO model), or None."""
+    path = _entry(key, suffix)
     return path if path is not None and path.is_file() and path.stat().st_size > 0 else None
 
 
@@ -105,23 +106,32 @@ def data_name(model: Path) -> str:
     return model.stem + DATA
 
 
-def discard(key: str) -> None:
-    path = _entry(key)
+def discard(key: str, suffix: str = ".onnx") -> None:
+    """Remove the entry ``key`` and the files beside it that share its name (its weights)."""
+    path = _entry(key, suffix)
     if path is None:
         return
-    for name in (path.name, data_name(path)):
+    for other in [path] + list(path.parent.glob(f"{key}.*")):
         try:
-            (path.parent / name).unlink()
+            other.unlink()
         except OSError:
             pass
 
 
-def store(key: str, write: Callable[[Path], None]) -> Path | None:
-    """Have ``write(tmp_path)`` produce the model, with any files beside it (its weights, data_name),
-    in a temporary folder, then move them into place atomically, the model last (a reader that finds
-    the model finds its weights); None when the cache is disabled or not writable (the caller then
-    builds in memory)."""
-    path = _entry(key)
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def store(key: str, write: Callable[[Path], None], suffix: str = ".onnx") -> Path | None:
+    """Have ``write(tmp_path)`` produce the model, with any files beside it (its weights, data_name;
+    OpenVINO's ``.bin``), in a temporary folder, then fsync them and move them into place atomically,
+    the model last (a reader that finds the model finds its weights); None when the cache is disabled
+    or not writable (the caller then builds in memory)."""
+    path = _entry(key, suffix)
     if path is None:
         return None
     try:
@@ -134,6 +144,8 @@ def store(key: str, write: Callable[[Path], None]) -> Path | None:
         write(model)
         if not model.is_file() or model.stat().st_size == 0:
             return None
+        for other in tmp.iterdir():
+            _fsync(other)
         for other in tmp.iterdir():
             if other != model:
                 os.replace(other, path.parent / other.name)

@@ -9,9 +9,12 @@ matrix products (and the attention's) in bfloat16 and keeps layer norms, softmax
 norm in float32.
 
 The graph is the one every executor runs, lowered unfused (OpenVINO does its own fusion) with the
-weights' transposes folded in. The lowered model is kept in runtime/model_cache.py's cache, keyed
-like ONNX Runtime's entries (graph, weights, lowering code, OpenVINO version), so a new process only
-compiles it. Threads: THROUGHPUT hint with one stream per thread; ``run_many`` keeps ``workers``
+weights' transposes folded in, read by OpenVINO's ONNX reader and kept as an OpenVINO model
+(``.xml`` + ``.bin``) in runtime/model_cache.py's cache, keyed like ONNX Runtime's entries (graph,
+weights, lowering code, OpenVINO version, precision), so a new process only compiles it. At bf16
+its weights are stored float16 (``compress_to_fp16``; float16 weights alone keep cosine 0.9999996,
+benchmarks/probes/weights_precision.py): OpenVINO memory-maps the file and makes the bfloat16
+copies it multiplies from it, with no float32 copy held beside them (peak RSS 100 MB lower). Threads: THROUGHPUT hint with one stream per thread; ``run_many`` keeps ``workers``
 calls in flight (one per stream), ``run`` runs one call on one stream; several threads may call
 ``run`` at once (a server's batches), each on its own infer request.
 """
@@ -82,26 +85,29 @@ class OpenVinoExecutor:
         from . import model_cache
         core = ov.Core()
         if cache:
-            key = model_cache.key(self.graph, {"engine": "openvino", "openvino": ov.__version__, "lowering": "unfused+folded"})
-            path = model_cache.lookup(key)
+            key = model_cache.key(self.graph, {"engine": "openvino", "openvino": ov.__version__, "lowering": "unfused+folded",
+                                               "float16_weights": self.precision == "bf16"})
+            path = model_cache.lookup(key, ".xml")
             if path is not None:
                 try:
                     return core.compile_model(str(path), "CPU", config)
                 except Exception:  # a corrupt or foreign entry: drop it and rebuild
-                    model_cache.discard(key)
-            path = model_cache.store(key, self._write)
+                    model_cache.discard(key, ".xml")
+            path = model_cache.store(key, lambda tmp: self._write(ov, tmp), ".xml")
             if path is not None:
                 return core.compile_model(str(path), "CPU", config)
         with tempfile.TemporaryDirectory(prefix="minilm-ov-") as tmp:  # cache off or not writable
-            path = Path(tmp) / "model.onnx"
-            self._write(path)
+            path = Path(tmp) / "model.xml"
+            self._write(ov, path)
             return core.compile_model(str(path), "CPU", config)
 
-    def _write(self, path: Path) -> None:
+    def _write(self, ov, path: Path) -> None:
+        """The OpenVINO model at ``path`` (.xml, weights in .bin beside it), read from the ONNX lowering."""
         import onnx
-        from . import model_cache
-        onnx.save(lowered(self.graph), str(path), save_as_external_data=True, location=model_cache.data_name(path),
-                  size_threshold=1024)
+        with tempfile.TemporaryDirectory(prefix="minilm-ov-") as tmp:
+            source = Path(tmp) / "model.onnx"
+            onnx.save(lowered(self.graph), str(source), save_as_external_data=True, location="model.data", size_threshold=1024)
+            ov.save_model(ov.Core().read_model(str(source)), str(path), compress_to_fp16=self.precision == "bf16")
 
     def _request(self):
         request = getattr(self._local, "request", None)

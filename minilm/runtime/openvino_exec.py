@@ -21,6 +21,7 @@ calls in flight (one per stream), ``run`` runs one call on one stream; several t
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from collections import deque
@@ -84,18 +85,20 @@ class OpenVinoExecutor:
     def _compile(self, ov, config: dict, cache: bool):
         from . import model_cache
         core = ov.Core()
-        if cache:
+        if cache and model_cache.cache_dir() is not None:
             key = model_cache.key(self.graph, {"engine": "openvino", "openvino": ov.__version__, "lowering": "unfused+folded",
                                                "float16_weights": self.precision == "bf16"})
             path = model_cache.lookup(key, ".xml")
+            blobs = model_cache.cache_dir() / "openvino"  # OpenVINO's compiled blobs (its own keys): compile 0.7 -> 0.4 s
             if path is not None:
                 try:
-                    return core.compile_model(str(path), "CPU", config)
-                except Exception:  # a corrupt or foreign entry: drop it and rebuild
+                    return core.compile_model(str(path), "CPU", config | {"CACHE_DIR": str(blobs)})
+                except Exception:  # a corrupt or foreign entry (or blob): drop them and rebuild
                     model_cache.discard(key, ".xml")
+                    shutil.rmtree(blobs, ignore_errors=True)
             path = model_cache.store(key, lambda tmp: self._write(ov, tmp), ".xml")
             if path is not None:
-                return core.compile_model(str(path), "CPU", config)
+                return core.compile_model(str(path), "CPU", config | {"CACHE_DIR": str(blobs)})
         with tempfile.TemporaryDirectory(prefix="minilm-ov-") as tmp:  # cache off or not writable
             path = Path(tmp) / "model.xml"
             self._write(ov, path)

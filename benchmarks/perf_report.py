@@ -153,11 +153,12 @@ def targets_bf16(table: list[dict], meta: dict) -> list[str]:
         for corpus, factor in need.items():
             a, b = g("minilm-bf16", corpus, "texts_per_s"), g(peer, corpus, "texts_per_s")
             ok = None if a is None or b is None else a >= factor * b
-            out.append(_line(ok, f"minilm-bf16 >= {factor}x {peer} texts/s on {corpus}: " + ("n/a" if ok is None else f"{a / b:.2f}x")))
+            out.append(_line(ok, f"minilm-bf16 >= {factor}x {peer} texts/s on {corpus}: "
+                             + ("n/a" if ok is None else f"{a / b:.2f}x")))
     for corpus in ("short", "long"):
         mn = g("minilm-bf16", corpus, "min_cos")
-        out.append(_line(None if mn is None else mn >= TARGET_COS_BF16, f"minilm-bf16 min cosine on {corpus} >= {TARGET_COS_BF16}: "
-                         + _f(mn, ".6f", "n/a")))
+        out.append(_line(None if mn is None else mn >= TARGET_COS_BF16,
+                         f"minilm-bf16 min cosine on {corpus} >= {TARGET_COS_BF16}: " + _f(mn, ".6f", "n/a")))
     ov = g("minilm-bf16", "short", "overlap10")
     out.append(_line(None if ov is None else ov >= TARGET_OVERLAP_BF16,
                      f"minilm-bf16 top-10 overlap >= {TARGET_OVERLAP_BF16}: {_f(ov, '.4f', 'n/a')}"))

@@ -81,7 +81,7 @@ def precision_backend(precision: str, backend: str) -> tuple[str, dict]:
                                "(leave backend at its default)")
         return "openvino", {"precision": "bf16"}
     if backend != "onnxruntime":
-        raise BackendError(f"precision='int8' (quantize='int8') runs on backend='onnxruntime', not {backend!r}")
+        raise BackendError(f"quantize= applies to the onnxruntime backend only (precision='int8'), not {backend!r}")
     return backend, {"quantize": "int8"}
 
 

@@ -45,6 +45,7 @@ import onnx
 
 import minilm
 from minilm.batching import MAX_BATCH_TOKENS, batches
+from minilm.runtime import precision as prec
 from minilm.runtime.lowering import to_onnx
 from minilm.runtime.rewrite import fold_weight_transposes
 
@@ -184,10 +185,11 @@ def main() -> None:
         keep = {"minilm", "plain-ort", *args.only.split(",")}
         encoders = {k: v for k, v in encoders.items() if k in keep}
         singles = {k: v for k, v in singles.items() if k in keep}
-    cpu = sorted(set(open("/proc/cpuinfo").read().split()) & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"})
+    cpu = sorted(prec.cpu_flags())
     print(f"CPU flags: {' '.join(cpu)}; threads {args.threads}; OpenVINO compile s (first, cached): "
           + ", ".join(f"{k} {a:.2f}/{b:.2f}" for k, (a, b) in compile_s.items()))
-    print("| corpus | method | seconds | x plain-ort | x minilm | min cosine | mean cosine | top-10 |\n|---|---|---|---|---|---|---|---|")
+    print("| corpus | method | seconds | x plain-ort | x minilm | min cosine | mean cosine | top-10 |\n"
+          "|---|---|---|---|---|---|---|---|")
     for corpus, n in (("short", args.short), ("long", args.long)):
         if not n or args.batch1_only:
             continue

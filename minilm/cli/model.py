@@ -80,7 +80,8 @@ def cmd_export(args, parser) -> int:
 
 def register(command, common, inputs) -> None:
     """Add ``info`` and ``export``; ``command`` is main.build_parser's helper."""
-    info = command("info", "model, dims, pooling, backend, providers, threads, precision, CPU flags, versions", [common], cmd_info)
+    info = command("info", "model, dims, pooling, backend, providers, threads, precision, CPU flags, versions", [common],
+                   cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
                      """--format onnx: one .onnx file, dynamic batch and sequence axes.

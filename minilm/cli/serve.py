@@ -11,7 +11,8 @@ from .common import load_model, positive_int
 def cmd_serve(args, parser) -> int:
     from ..server import serve
     model = load_model(args)
-    print(f"minilm serving {model.path.name} ({model.precision}) on http://{args.host}:{args.port} (playground at /, OpenAPI at /openapi.json)",
+    print(f"minilm serving {model.path.name} ({model.precision}) on http://{args.host}:{args.port} "
+          "(playground at /, OpenAPI at /openapi.json)",
           file=sys.stderr)
     serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
           max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,

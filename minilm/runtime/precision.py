@@ -3,8 +3,8 @@
 - ``fp32`` (default): float32 on ONNX Runtime; the same vectors on every machine (cosine >= 0.99999
   to sentence-transformers).
 - ``bf16``: OpenVINO (``pip install 'minilm[openvino]'``) runs minilm's own ONNX lowering with
-  INFERENCE_PRECISION_HINT=bf16: matrix products in bfloat16, layer norms, softmax, pooling and L2 in
-  float32 (runtime/openvino_exec.py). Fast where the CPU multiplies bfloat16 natively (AMX, or
+  INFERENCE_PRECISION_HINT=bf16: the linears and the attention in bfloat16, layer norms, pooling and
+  L2 in float32 (runtime/openvino_exec.py). Fast where the CPU multiplies bfloat16 natively (AMX, or
   AVX512_BF16); elsewhere it runs, slower than fp32, with a warning.
 - ``int8``: int8 weights on ONNX Runtime (runtime/quantize.py), ``quantize="int8"`` is its alias.
 - ``auto``: the fastest precision that holds min cosine >= 0.9999 on this CPU, chosen from its flags
@@ -18,7 +18,7 @@ import importlib.util
 from dataclasses import dataclass
 
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # the ones that decide; `minilm info` prints them
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # those that decide; `minilm info` prints them
 # CPU flag -> the unit that multiplies bfloat16 natively. AVX512_BF16 without AMX counts: OpenVINO bf16 measured
 # 1.9x its own f32 there (AMD EPYC, benchmarks/probes/bf16_engine.py, docs/performance.md)
 NATIVE_BF16 = {"amx_bf16": "AMX", "avx512_bf16": "AVX512_BF16"}

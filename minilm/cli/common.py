@@ -37,7 +37,7 @@ def load_model(args):
     from .. import load
     export = args.command == "export"  # export writes a float32 (or --int8) file: it loads the model at fp32
     quantize = "int8" if getattr(args, "int8", False) and not export else None
-    precision = "fp32" if export else getattr(args, "precision", "fp32")
+    precision = "fp32" if export else getattr(args, "precision", None) or "fp32"
     return load(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer,
                 quantize=quantize, precision=precision)
 

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
     common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
     common.add_argument("--threads", type=positive_int, metavar="N", help="threads (default: all cores)")
-    common.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    common.add_argument("--precision", choices=PRECISIONS,
                         help="fp32 (default, exact) | bf16 (OpenVINO, pip install 'minilm[openvino]': bfloat16 matrix "
                              "products, cosine >= 0.9999) | int8 (cosine >= 0.99) | auto (the fastest that keeps 0.9999 "
                              "on this CPU; minilm info says which and why)")

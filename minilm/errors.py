@@ -12,7 +12,7 @@
     └── InputError (TypeError)       bad input to encode(): wrong type, names the item's index
 
 Errors of onnx / onnxruntime / safetensors are re-raised as ours ``from exc``.
-The CLI maps these classes to exit codes through one table (``minilm.cli.EXIT_CODES``).
+The CLI maps these classes to exit codes through one table (``minilm.cli.main.EXIT_CODES``).
 """
 
 from __future__ import annotations

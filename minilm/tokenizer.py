@@ -63,7 +63,7 @@ class WordPieceTokenizer:
 
         In chunks of CHUNK texts, keeping only the ids: a ``tokenizers`` Encoding also holds tokens,
         offsets and masks, and 10,000 short texts' Encodings at once were +36 MB of RSS, chunked +10 MB
-        (docs/perf-notes.md, RSS). Offsets are not computed (``encode_batch_fast``) where the library
+        (docs/notes/performance.md, RSS). Offsets are not computed (``encode_batch_fast``) where the library
         has it; the ids are the same."""
         batch = getattr(self.inner, "encode_batch_fast", self.inner.encode_batch)
         ids: list[list[int]] = []

@@ -14,7 +14,7 @@ deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
 
 An entry's weights live beside it in ``models/<key>.data`` (ONNX external data), which ONNX Runtime
 memory-maps instead of parsing a 90 MB protobuf and copying every tensor: the word-embedding rows
-no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/perf-notes.md).
+no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/notes/performance.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The ONNX Runtime executor: lowers the graph to ONNX and runs it in an InferenceSession.
 
-Speed (docs/perf-notes.md): the graph is lowered with fused attention (runtime/fusion.py), optionally
+Speed (docs/notes/performance.md): the graph is lowered with fused attention (runtime/fusion.py), optionally
 quantised to int8 (runtime/quantize.py), and the optimised model is kept in a cache
 (runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
 ``workers`` at a time on one session (``run_many``), which scales better on a few cores than one run
@@ -27,7 +27,7 @@ QUANTIZE = (None, "int8")
 # model does (quantize_dynamic adds shape information, which the fusion's checks need): there
 # SkipLayerNormalization took 0.37 of 2.09 s kernel time against 0.08 s for the unfused ops, and
 # turning the fusion off made int8 1.16-1.18x faster on short texts, 1.10-1.13x on long, at the
-# same fidelity (AVX-512 machine, docs/perf-notes.md).
+# same fidelity (AVX-512 machine, docs/notes/performance.md).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
@@ -66,7 +66,7 @@ def _session_options(threads: int, level: str = "ORT_ENABLE_ALL"):
 class OnnxRuntimeExecutor:
     """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
     concurrent runs for ``run_many`` (default 1: one run after another, each on all intra-op threads; on a quiet
-    2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/perf-notes.md). ``fuse``: contrib-op lowering;
+    2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/notes/performance.md). ``fuse``: contrib-op lowering;
     ``quantize``: None or "int8"; ``calibration``: int8 only, feeds of calibration runs for the channel scales
     (runtime/smooth.py), which also turn on the per-row feed-forward input (runtime/per_row.py);
     None: neither;

@@ -20,17 +20,21 @@ from .errors import (
     SearchIndexError,
 )
 from .search.index import Index
+from .tasks import Classifier, CrossEncoder, MaskedLM
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
     "CheckpointError",
+    "Classifier",
     "ConfigError",
+    "CrossEncoder",
     "Embedder",
     "GraphError",
     "Index",
     "InputError",
+    "MaskedLM",
     "MinilmError",
     "MissingDependencyError",
     "ModelNotFoundError",

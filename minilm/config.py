@@ -123,3 +123,54 @@ def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
     return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
                           pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)),
                           prompts=prompts, default_prompt_name=cst.get("default_prompt_name"))
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """What a BertForSequenceClassification / BertForMaskedLM checkpoint says about its head (config.json),
+    and the activation sentence-transformers' CrossEncoder would apply to its logits."""
+
+    architectures: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ("LABEL_0", "LABEL_1")  # id2label in id order; transformers' default is two
+    problem_type: str | None = None
+    tie_word_embeddings: bool = True
+    activation_fn: str | None = None  # a dotted torch path as the folder names it, or None (the default)
+    activation_source: str = ""  # the file and key it came from
+
+
+def _activation(folder: Path, raw: dict) -> tuple[str | None, str]:
+    """As CrossEncoder finds it: config_sentence_transformers.json (in a folder CrossEncoder.save wrote, with
+    modules.json), else config.json's ``sentence_transformers.activation_fn``, else the legacy
+    ``sbert_ce_default_activation_function``."""
+    st_path = folder / "config_sentence_transformers.json"
+    if (folder / "modules.json").exists() and st_path.exists():
+        value = _read_json(st_path).get("activation_fn")
+        if value:
+            return str(value), f"{st_path}: activation_fn"
+    nested = raw.get("sentence_transformers")
+    if isinstance(nested, dict) and nested.get("activation_fn"):
+        return str(nested["activation_fn"]), f"{folder / 'config.json'}: sentence_transformers.activation_fn"
+    if raw.get("sbert_ce_default_activation_function"):
+        return str(raw["sbert_ce_default_activation_function"]), f"{folder / 'config.json'}: sbert_ce_default_activation_function"
+    return None, ""
+
+
+def read_head_config(folder: Path) -> HeadConfig:
+    path = folder / "config.json"
+    raw = _read_json(path)
+    id2label = raw.get("id2label")
+    if isinstance(id2label, dict) and id2label:
+        try:
+            labels = tuple(str(id2label[key]) for key in sorted(id2label, key=int))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: id2label keys must be label ids (0, 1, ...), got {sorted(id2label)}") from exc
+        if sorted(int(k) for k in id2label) != list(range(len(labels))):
+            raise ConfigError(f"{path}: id2label must number its labels 0..{len(labels) - 1}, got {sorted(id2label)}")
+    elif isinstance(raw.get("num_labels"), int) and raw["num_labels"] > 0:
+        labels = tuple(f"LABEL_{i}" for i in range(raw["num_labels"]))
+    else:
+        labels = HeadConfig.labels
+    activation, source = _activation(folder, raw)
+    return HeadConfig(architectures=tuple(raw.get("architectures") or ()), labels=labels,
+                      problem_type=raw.get("problem_type"), tie_word_embeddings=bool(raw.get("tie_word_embeddings", True)),
+                      activation_fn=activation, activation_source=source)

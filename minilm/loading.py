@@ -19,6 +19,13 @@ from .runtime import check_backend
 from .tokenizer import load_tokenizer
 
 
+def check_max_length(max_length: int | None, config, path: Path) -> None:
+    if max_length is not None:
+        if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
+            raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
+                              f"(max_position_embeddings of {path}), got {max_length!r}")
+
+
 def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
          max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
          device: str | None = None, dtype: str | None = None, quantize: str | None = None) -> Embedder:
@@ -48,10 +55,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         config = read_bert_config(path)
         pipeline = read_pipeline_config(path, config)
         weights, folder = None, path
-    if max_length is not None:
-        if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
-            raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
-                              f"(max_position_embeddings of {path}), got {max_length!r}")
+    check_max_length(max_length, config, path)
     tokenizer_path = Path(tokenizer) if tokenizer is not None else folder
     tok = load_tokenizer(tokenizer_path, max_length or pipeline.max_seq_length)
     if weights is None:

@@ -70,3 +70,19 @@ class WordPieceTokenizer:
         for start in range(0, len(texts), CHUNK):
             ids.extend(e.ids for e in batch([t.strip() for t in texts[start:start + CHUNK]]))
         return ids
+
+    def encode_pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+        """(ids, token_type_ids) of each pair: ``[CLS] a [SEP] b [SEP]``, types 0 then 1, cut to max_length
+        by ``longest_first`` (a token at a time from the longer side), as the Hugging Face tokenizer does
+        for a batch of pairs (its ``tokenizer(a, "")`` alone drops an empty second text; the batch form and
+        sentence-transformers keep it: ``[CLS] a [SEP] [SEP]``)."""
+        out: list[tuple[list[int], list[int]]] = []
+        for start in range(0, len(pairs), CHUNK):
+            out.extend((e.ids, e.type_ids) for e in self.inner.encode_batch(pairs[start:start + CHUNK]))
+        return out
+
+    def token_id(self, token: str) -> int | None:
+        return self.inner.token_to_id(token)
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
+        return self.inner.decode(ids, skip_special_tokens=skip_special_tokens)

@@ -5,6 +5,10 @@ sequence]); outputs are last_hidden_state [batch, sequence, hidden] and sentence
 [batch, hidden] (pooled, and normalised when the model says so). The file needs only onnxruntime.
 Beside it go ``tokenizer.json`` and ``minilm_export.json`` (max length, pooling, normalisation), so
 the folder is complete for other runtimes (the Node.js package in js/, onnxruntime-web).
+
+A model with a head (minilm.CrossEncoder / Classifier / MaskedLM) exports its head's graph instead:
+the same three inputs (and ``positions`` (M,), flat ``b * T + t``, for a masked LM) -> ``logits``
+(``[batch, labels]``, or ``[positions, vocab]``); ``minilm_export.json`` then names the head and labels.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from pathlib import Path
 
 from .errors import BackendError
 from .graph import Graph
-from .models import bert
+from .models import bert, heads
 
 
 def export_graph(embedder) -> Graph:
+    if getattr(embedder, "head", None):  # a HeadModel: its head's graph, as it runs
+        return heads.build(embedder.config, embedder.weights, embedder.head, embedder.tied)
     graph = bert.build(embedder.config, embedder.weights, embedder.pipeline.pooling, embedder.pipeline.normalize,
                        outputs=("token_embeddings", "sentence_embedding"))
     graph.outputs = {"last_hidden_state": graph.outputs["token_embeddings"],
@@ -29,6 +35,13 @@ def export_graph(embedder) -> Graph:
 def write_sidecar(embedder, folder: Path) -> None:
     """tokenizer.json and minilm_export.json: what a runtime needs besides the graph."""
     embedder.tokenizer.inner.save(str(folder / "tokenizer.json"))
+    if getattr(embedder, "head", None):
+        settings = {"format": "minilm-onnx", "version": 1, "max_seq_length": embedder.max_length, "head": embedder.head,
+                    "outputs": ["logits"], "source": str(embedder.path)}
+        if embedder.head == "sequence_classification":
+            settings["labels"] = list(embedder.labels)
+        (folder / "minilm_export.json").write_text(json.dumps(settings, indent=2) + "\n")
+        return
     pipe = embedder.pipeline
     settings = {"format": "minilm-onnx", "version": 1, "max_seq_length": embedder.max_length, "pooling": pipe.pooling,
                 "normalize": pipe.normalize, "dim": embedder.dim, "source": str(embedder.path)}
@@ -49,6 +62,8 @@ def export_onnx(embedder, out: str | os.PathLike, int8: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     model = to_onnx(export_graph(embedder))
     write_sidecar(embedder, out.parent)
+    if int8 and getattr(embedder, "head", None):
+        raise ValueError("int8 export applies to embedding models; export a model with a head in float32")
     if int8:
         from .runtime.quantize import quantize_int8
         from .runtime.rewrite import fold_weight_transposes

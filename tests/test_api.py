@@ -12,8 +12,9 @@ from minilm.errors import BackendError, InputError
 def test_public_api_is_small_and_sorted():
     assert minilm.__all__ == sorted(minilm.__all__)
     assert set(minilm.__all__) == {
-        "BackendError", "CheckpointError", "ConfigError", "Embedder", "GraphError", "Index", "InputError",
-        "MinilmError", "MissingDependencyError", "ModelNotFoundError", "SearchIndexError", "__version__", "load",
+        "BackendError", "CheckpointError", "Classifier", "ConfigError", "CrossEncoder", "Embedder", "GraphError", "Index",
+        "InputError", "MaskedLM", "MinilmError", "MissingDependencyError", "ModelNotFoundError", "SearchIndexError",
+        "__version__", "load",
     }
     for name in minilm.__all__:
         assert hasattr(minilm, name)

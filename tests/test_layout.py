@@ -98,7 +98,8 @@ FLOORS = {  # a module under the key never imports one under any of the values
     "minilm.runtime": ("minilm.models", "minilm.embedder", "minilm.loading"),
 }
 ENGINE = ("minilm.graph", "minilm.models", "minilm.checkpoints", "minilm.runtime", "minilm.webnn", "minilm.embedder",
-          "minilm.loading", "minilm.config", "minilm.tokenizer", "minilm.sources", "minilm.presets", "minilm.export")
+          "minilm.loading", "minilm.config", "minilm.tokenizer", "minilm.sources", "minilm.presets", "minilm.export",
+          "minilm.tasks")
 ABOVE_ENGINE = ("minilm.cli", "minilm.server", "minilm.search", "minilm.jobs")
 
 

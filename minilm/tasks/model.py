@@ -9,6 +9,7 @@ returns the logits in the caller's order.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def _missing_head(file: Path, head: str, tensors: dict) -> ConfigError:
     return ConfigError(f"{file}: this checkpoint has no {WHAT[head][1].split(' (')[0].removeprefix('a ')}: {hint}")
 
 
+def _exported_max_length(folder: Path, tokenizer_folder: Path, config) -> int:
+    """An .onnx file's max length: minilm_export.json beside it (``minilm export``), else the tokenizer
+    folder's model_max_length, else max_position_embeddings."""
+    for path, key in ((folder / "minilm_export.json", "max_seq_length"), (tokenizer_folder / "tokenizer_config.json", "model_max_length")):
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, int) and 2 <= value:
+            return min(value, config.max_position_embeddings)
+    return config.max_position_embeddings
+
+
 class HeadModel:
     """Base of the models with a head. ``head`` is one of minilm.models.heads.HEADS."""
 
@@ -56,7 +70,8 @@ class HeadModel:
         onnx_path = sources.onnx_file(path)
         if onnx_path:  # names recoverable (ours, torch.onnx.export, optimum); labels from config.json beside it if any
             config, tensors = read_onnx(onnx_path)
-            file, folder, max_seq_length = onnx_path, onnx_path.parent, config.max_position_embeddings
+            file, folder = onnx_path, onnx_path.parent
+            max_seq_length = _exported_max_length(folder, Path(tokenizer) if tokenizer is not None else folder, config)
             head_config = read_head_config(folder) if (folder / "config.json").exists() else None
         else:
             config = read_bert_config(path)

@@ -37,10 +37,11 @@ class Classifier(HeadModel):
     def predict(self, inputs, top_k: int | None = 1, batch_size: int = 32, function_to_apply: str | None = None,
                 show_progress_bar: bool = False) -> list:
         """For each input (a text, a (text, text_pair) pair, or {"text", "text_pair"}): its ``top_k`` labels
-        (None: all) as ``[{"label", "score"}]``, best first. One input -> one such list; a list -> a list of them."""
+        (None: all) as ``[{"label", "score"}]``, best first. One input (a tuple is one pair) -> one such list;
+        a list -> a list of them, as the pipeline (``["a", "b"]`` is two texts)."""
         if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
             raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-        single = isinstance(inputs, (str, dict)) or is_pair(inputs)
+        single = isinstance(inputs, (str, dict)) or (isinstance(inputs, tuple) and is_pair(inputs))  # a list is a batch
         items = [_item(x, i) for i, x in enumerate([inputs] if single else _as_list(inputs))]
         encoded: list = [None] * len(items)
         singles = [i for i, x in enumerate(items) if isinstance(x, str)]

@@ -25,7 +25,7 @@ class CrossEncoder(HeadModel):
 
     head = "sequence_classification"
 
-    def __init__(self, model: str | os.PathLike, backend: str = "onnxruntime", threads: int | None = None,
+    def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
                  device: str | None = None, dtype: str | None = None, activation_fn=None):
         super().__init__(model, backend, threads, max_length, tokenizer, device, dtype)

@@ -24,8 +24,9 @@ class MaskedLM(HeadModel):
     """``MaskedLM("bert-base-uncased")``; loads as minilm.CrossEncoder does. ``mask_token``: the tokenizer's."""
 
     head = "masked_lm"
+    org = ""  # a name without an organisation is a hub id as it stands (bert-base-uncased)
 
-    def __init__(self, model: str | os.PathLike, backend: str = "onnxruntime", threads: int | None = None,
+    def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
                  device: str | None = None, dtype: str | None = None, mask_token: str = MASK):
         super().__init__(model, backend, threads, max_length, tokenizer, device, dtype)

@@ -57,14 +57,15 @@ class HeadModel:
     """Base of the models with a head. ``head`` is one of minilm.models.heads.HEADS."""
 
     head = ""
+    org = "cross-encoder"  # of a model name without one, as sentence-transformers' CrossEncoder has it
 
-    def __init__(self, model: str | os.PathLike, backend: str = "onnxruntime", threads: int | None = None,
+    def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
                  device: str | None = None, dtype: str | None = None):
         check_backend(backend)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        path = sources.resolve(model)
+        path = sources.resolve(model, self.org)
         if (path / "webnn_config.json").is_file():
             raise ConfigError(f"{path}: a WebNN export runs with `minilm webnn run`; load the original checkpoint here")
         onnx_path = sources.onnx_file(path)

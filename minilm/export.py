@@ -39,7 +39,9 @@ def write_sidecar(embedder, folder: Path) -> None:
         settings = {"format": "minilm-onnx", "version": 1, "max_seq_length": embedder.max_length, "head": embedder.head,
                     "outputs": ["logits"], "source": str(embedder.path)}
         if embedder.head == "sequence_classification":
-            settings["labels"] = list(embedder.labels)
+            config = embedder.head_config
+            settings |= {"labels": list(embedder.labels), "problem_type": config.problem_type,
+                         "activation_fn": config.activation_fn}
         (folder / "minilm_export.json").write_text(json.dumps(settings, indent=2) + "\n")
         return
     pipe = embedder.pipeline

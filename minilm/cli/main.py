@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
-from . import embed, groups, model, search, serve, webnn
+from . import embed, groups, heads, model, search, serve, webnn
 from .common import positive_int
 
 # one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(run=run, parser=cmd)  # usage errors print this command's usage
         return cmd
 
-    for module in (embed, model, serve, webnn, groups, search):
+    for module in (embed, model, serve, webnn, groups, search, heads):
         module.register(command, common, inputs)
     return parser
 

@@ -78,12 +78,22 @@ def _line(text: str, width: int) -> str:
 
 
 def cmd_search(args, parser) -> int:
+    if args.candidates is not None and not args.rerank:
+        parser.error("--candidates applies with --rerank MODEL")
     index = _open(args)
-    results = index.search(args.queries, k=args.k, exact=args.exact)
+    if args.rerank:  # retrieve the candidates by the index, rerank them with the cross-encoder
+        from ..search.rerank import CANDIDATES, search
+        from ..tasks import CrossEncoder
+        cross_encoder = CrossEncoder(args.rerank, backend=args.backend, threads=args.threads)
+        results = search(index, args.queries, cross_encoder, k=args.k, candidates=args.candidates or CANDIDATES,
+                         exact=args.exact)
+    else:
+        results = index.search(args.queries, k=args.k, exact=args.exact)
     for n, (query, found) in enumerate(zip(args.queries, results)):
         if args.json:
             print(json.dumps({"query": query, "results": [
                 {"rank": r, "id": x.id, "score": round(x.score, 6), "text": x.text, "metadata": x.metadata}
+                | ({"retrieval_score": round(x.retrieval_score, 6)} if args.rerank else {})
                 for r, x in enumerate(found, 1)]}, ensure_ascii=False))
             continue
         if len(args.queries) > 1:
@@ -122,9 +132,14 @@ def register(command, common, inputs) -> None:
     search = command("search", "print the texts of an index most similar to a query", [common], cmd_search,
                      "Ranked by cosine similarity, best first: rank, score (4 decimals), id, text (cut to 80 characters).\n"
                      "--json: one object per query {query, results: [{rank, id, score, text, metadata}]}.\n"
-                     "The model is the one the index was built with unless --model is given.")
+                     "The model is the one the index was built with unless --model is given.\n"
+                     "--rerank MODEL: retrieve --candidates texts (default 100) by the index, then order them by the\n"
+                     "cross-encoder MODEL's score of (query, text) and keep the best K; score is then the cross-encoder's\n"
+                     "and --json adds retrieval_score (the cosine).")
     search.add_argument("index", metavar="INDEX")
     search.add_argument("queries", nargs="+", metavar="QUERY")
     search.add_argument("-k", type=positive_int, default=10, metavar="K", help="results per query (default: 10)")
     search.add_argument("--json", action="store_true", help="print JSON lines")
     search.add_argument("--exact", action="store_true", help="exact search even when the index keeps an HNSW graph")
+    search.add_argument("--rerank", metavar="MODEL", help="a cross-encoder (path or name) to rerank the candidates with")
+    search.add_argument("--candidates", type=positive_int, metavar="N", help="--rerank: texts retrieved to rerank (default: 100)")

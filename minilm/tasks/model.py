@@ -53,6 +53,18 @@ def _exported_max_length(folder: Path, tokenizer_folder: Path, config) -> int:
     return config.max_position_embeddings
 
 
+def _exported_head(folder: Path) -> HeadConfig | None:
+    """Labels, problem type and activation that ``minilm export --head`` wrote beside its .onnx file."""
+    try:
+        settings = json.loads((folder / "minilm_export.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings.get("labels"), list) or not settings["labels"]:
+        return None
+    return HeadConfig(labels=tuple(map(str, settings["labels"])), problem_type=settings.get("problem_type"),
+                      activation_fn=settings.get("activation_fn"), activation_source=f"{folder / 'minilm_export.json'}: activation_fn")
+
+
 class HeadModel:
     """Base of the models with a head. ``head`` is one of minilm.models.heads.HEADS."""
 
@@ -73,7 +85,7 @@ class HeadModel:
             config, tensors = read_onnx(onnx_path)
             file, folder = onnx_path, onnx_path.parent
             max_seq_length = _exported_max_length(folder, Path(tokenizer) if tokenizer is not None else folder, config)
-            head_config = read_head_config(folder) if (folder / "config.json").exists() else None
+            head_config = read_head_config(folder) if (folder / "config.json").exists() else _exported_head(folder)
         else:
             config = read_bert_config(path)
             head_config = read_head_config(path)

@@ -76,9 +76,13 @@ class WordPieceTokenizer:
         by ``longest_first`` (a token at a time from the longer side), as the Hugging Face tokenizer does
         for a batch of pairs (its ``tokenizer(a, "")`` alone drops an empty second text; the batch form and
         sentence-transformers keep it: ``[CLS] a [SEP] [SEP]``)."""
-        out: list[tuple[list[int], list[int]]] = []
+        return [(e.ids, e.type_ids) for e in self.pair_encodings(pairs)]
+
+    def pair_encodings(self, pairs: list[tuple[str, str]]) -> list:
+        """The ``tokenizers`` Encoding of each pair (``type_ids``; ``overflowing`` non-empty when cut)."""
+        out: list = []
         for start in range(0, len(pairs), CHUNK):
-            out.extend((e.ids, e.type_ids) for e in self.inner.encode_batch(pairs[start:start + CHUNK]))
+            out.extend(self.inner.encode_batch(pairs[start:start + CHUNK]))
         return out
 
     def token_id(self, token: str) -> int | None:

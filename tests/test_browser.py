@@ -3,7 +3,8 @@ downloaded one) driven by Playwright. The page is served by ``minilm serve --ind
 loopback port, in a subprocess, over an index built by ``minilm index build`` from a few texts. Checks:
 the heatmap of the five example sentences equals ``Embedder.similarity`` (|diff| < 1e-3), the
 in-browser onnxruntime-web vectors equal the server's, WebNN's status is reported, search shows
-top-k with scores. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
+top-k with scores, the rerank panel (``--reranker``, a tiny random cross-encoder) shows /rerank's order.
+Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def url(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "minilm", "index", "build", "--input", str(folder / "corpus.txt"), "--out", str(index)],
                    check=True, timeout=300, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--index", str(index)],
+    reranker = Path(__file__).parent / "fixtures" / "heads" / "rerank"  # a tiny random cross-encoder: the panel's plumbing
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--index", str(index),
+                             "--reranker", str(reranker)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -114,6 +117,24 @@ def test_heatmap_search_and_screenshot(url, browser, ort_embedder):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)
     assert (ARTIFACTS / "playground.png").stat().st_size > 10_000 and not errors
+
+
+def test_rerank_panel_shows_the_servers_order(url, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_visible("#rerank-panel") and "rerank" in page.inner_text("#rerank-status")
+    page.fill("#rerank-query", "where is the cat")
+    page.fill("#documents", "\n".join(CORPUS))
+    page.click("#rerank")
+    page.wait_for_selector("#ranked li")
+    rows = page.eval_on_selector_all("#ranked li", "els => els.map(e => [+e.dataset.index, +e.dataset.score, e.textContent])")
+    want = httpx.post(url + "/rerank", json={"query": "where is the cat", "texts": CORPUS}).json()
+    assert [r[0] for r in rows] == [w["index"] for w in want]
+    assert max(abs(r[1] - w["score"]) for r, w in zip(rows, want)) < 1e-5
+    assert all(CORPUS[r[0]] in r[2] for r in rows) and not errors
 
 
 def test_in_browser_onnxruntime_web_equals_the_server(url, browser, ort_embedder):

@@ -10,10 +10,15 @@ from .common import load_model, positive_int
 
 def cmd_serve(args, parser) -> int:
     from ..server import serve
+    from ..tasks import Classifier, CrossEncoder
     model = load_model(args)
-    print(f"minilm serving {model.path.name} on http://{args.host}:{args.port} (playground at /, OpenAPI at /openapi.json)",
+    options = {"backend": args.backend, "threads": args.threads}
+    reranker = CrossEncoder(args.reranker, **options) if args.reranker else None
+    classifier = Classifier(args.classifier, **options) if args.classifier else None
+    heads = "".join(f", {what} {m.path.name}" for what, m in (("reranker", reranker), ("classifier", classifier)) if m)
+    print(f"minilm serving {model.path.name}{heads} on http://{args.host}:{args.port} (playground at /, OpenAPI at /openapi.json)",
           file=sys.stderr)
-    serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
+    serve(model, args.host, args.port, reranker=reranker, classifier=classifier, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
           max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,
           index=args.index, workers=args.workers)
     return 0
@@ -36,3 +41,6 @@ def register(command, common, inputs) -> None:
                      help="batches run at once, each on threads/N cores; a batch alone gets all of them "
                           "(default: 2 with 2+ threads on onnxruntime, else 1)")
     srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")
+    srv.add_argument("--reranker", metavar="MODEL", help="a cross-encoder (path or name): enables POST /rerank (TEI), "
+                     "/v1/rerank (Cohere / Jina), /predict, and the page's rerank panel")
+    srv.add_argument("--classifier", metavar="MODEL", help="a sequence-classification model: serves POST /predict (TEI)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from ..errors import MissingDependencyError
 
 
-def serve(embedder, host: str = "127.0.0.1", port: int = 8080, **settings) -> None:
-    """Run the server until SIGTERM / Ctrl-C (graceful: in-flight requests finish)."""
+def serve(embedder, host: str = "127.0.0.1", port: int = 8080, reranker=None, classifier=None, **settings) -> None:
+    """Run the server until SIGTERM / Ctrl-C (graceful: in-flight requests finish). ``reranker`` /
+    ``classifier``: a minilm.CrossEncoder / Classifier for /rerank, /v1/rerank and /predict."""
     try:
         import uvicorn
 
@@ -16,7 +17,7 @@ def serve(embedder, host: str = "127.0.0.1", port: int = 8080, **settings) -> No
                                      "pip install 'minilm[server]'") from exc
     import signal
 
-    app = create_app(embedder, Settings(**settings))
+    app = create_app(embedder, Settings(**settings), reranker=reranker, classifier=classifier)
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal to the handler it
     # found: make that one a no-op so a graceful stop exits 0
     signal.signal(signal.SIGTERM, lambda signum, frame: None)

@@ -14,25 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from . import activations
 from .model import HeadModel, is_pair
-
-FUNCTIONS = {"softmax": lambda x: activations.softmax(x, axis=1), "sigmoid": activations.sigmoid, "none": activations.identity}
-
 
 class Classifier(HeadModel):
     """``Classifier("path/to/nli-model")``; loads as minilm.CrossEncoder does."""
 
     head = "sequence_classification"
-
-    def function(self, name: str | None = None):
-        if name is None:
-            kind = self.head_config.problem_type
-            name = ("none" if kind == "regression" else "sigmoid" if kind == "multi_label_classification" or self.num_labels == 1
-                    else "softmax")
-        if name not in FUNCTIONS:
-            raise ValueError(f"function_to_apply must be one of {', '.join(FUNCTIONS)} or None, got {name!r}")
-        return FUNCTIONS[name]
 
     def predict(self, inputs, top_k: int | None = 1, batch_size: int = 32, function_to_apply: str | None = None,
                 show_progress_bar: bool = False) -> list:

@@ -24,7 +24,9 @@ from ..loading import check_max_length
 from ..models import heads
 from ..runtime import check_backend, make_executor
 from ..tokenizer import load_tokenizer
+from . import activations
 
+FUNCTIONS = {"softmax": lambda x: activations.softmax(x, axis=1), "sigmoid": activations.sigmoid, "none": activations.identity}
 MAX_BATCH_TOKENS = 4096  # padded tokens per call: pairs are longer than single sentences
 WHAT = {"sequence_classification": ("classifier.weight", "a classifier (classifier.weight)", "minilm.CrossEncoder"),
         "masked_lm": ("cls.predictions.transform.dense.weight", "a masked-LM head (cls.predictions.*)", "minilm.MaskedLM")}
@@ -117,6 +119,18 @@ class HeadModel:
     @property
     def max_length(self) -> int:
         return self.tokenizer.max_length
+
+    def function(self, name: str | None = None):
+        """The text-classification pipeline's function of the logits: ``name`` softmax / sigmoid / none, or None
+        for its default (none for problem_type regression, sigmoid for multi_label_classification or one
+        label, else softmax)."""
+        if name is None:
+            kind = self.head_config.problem_type
+            name = ("none" if kind == "regression" else "sigmoid" if kind == "multi_label_classification" or self.num_labels == 1
+                    else "softmax")
+        if name not in FUNCTIONS:
+            raise ValueError(f"function_to_apply must be one of {', '.join(FUNCTIONS)} or None, got {name!r}")
+        return FUNCTIONS[name]
 
     def _feeds(self, batch: list[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
         """Padded to the batch's longest: ids with the pad id, token types with 0."""

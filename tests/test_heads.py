@@ -196,6 +196,16 @@ def test_onnx_export_runs_alone_and_loads_back(tmp_path):
     assert np.abs(again.predict(ref["pairs"], activation_fn="identity") - np.asarray(ref["logits"])[:, 0]).max() <= TOL
 
 
+@pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
+def test_a_torch_onnx_export_in_a_hub_layout_loads(backend):
+    """onnx/model.onnx made by torch.onnx.export: named initializers and anonymous MatMul weights; config.json
+    and the tokenizer one folder up, as in a hub repository."""
+    ref = expected("rerank")
+    ce = minilm.CrossEncoder(HEADS / "rerank" / "onnx" / "model.onnx", backend=backend)
+    assert ce.max_length == 32 and ce.activation_fn is minilm.tasks.activations.identity  # from ../config.json
+    assert np.abs(ce.predict(ref["pairs"]) - np.asarray(ref["logits"])[:, 0]).max() <= TOL
+
+
 def test_webnn_export_of_the_masked_lm_runs(tmp_path):
     from minilm.runtime import make_executor
     from minilm.webnn import files

@@ -2,10 +2,11 @@
 
     python tools/make_head_fixtures.py
 
-Reference stack (never needed at test or run time): pip install torch transformers sentence-transformers
+Reference stack (never needed at test or run time): pip install torch transformers sentence-transformers onnx
 
 Writes, under tests/fixtures/heads/ (see tests/fixtures/README.md):
-  rerank/  BertForSequenceClassification, 1 label, activation Identity in config.json (as cross-encoder/ms-marco-*)
+  rerank/  BertForSequenceClassification, 1 label, activation Identity in config.json (as cross-encoder/ms-marco-*),
+           and onnx/model.onnx: torch.onnx.export of it, as a hub repository's ONNX copy
   nli/     BertForSequenceClassification, 3 labels with id2label (as cross-encoder/nli-*)
   mlm/     BertForMaskedLM (decoder tied to the word embeddings)
 each a folder as Hugging Face writes it (save_pretrained: config.json, model.safetensors, tokenizer.json,
@@ -208,6 +209,16 @@ def activation_variants(folder: Path, pairs: list) -> dict:
     return out
 
 
+def export_onnx(model, path: Path) -> None:
+    """torch.onnx.export (the TorchScript exporter), dynamic batch and sequence: named initializers, anonymous MatMuls."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = torch.tensor([[2, 88, 166, 3, 5, 3]])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(path), input_names=names,
+                      output_names=["logits"], dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names},
+                      opset_version=17, dynamo=False)
+
+
 def classifier(name: str, seed: int, num_labels: int, config_extra: dict | None) -> None:
     from transformers import BertForSequenceClassification
     from sentence_transformers import CrossEncoder
@@ -223,6 +234,7 @@ def classifier(name: str, seed: int, num_labels: int, config_extra: dict | None)
     refs = {"pairs": [list(p) for p in PAIRS], "input_ids": ids, "token_type_ids": types, "logits": floats(logits)}
     refs |= cross_encoder_refs(folder, PAIRS, softmax=num_labels > 1)
     if num_labels == 1:
+        export_onnx(model, folder / "onnx" / "model.onnx")
         ce = CrossEncoder(str(folder), device="cpu")
         _, _, doc_logits = one_at_a_time(model, tokenizer, [(QUERY, d) for d in DOCUMENTS])
         ranked = ce.rank(QUERY, DOCUMENTS, return_documents=True)

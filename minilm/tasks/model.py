@@ -83,9 +83,11 @@ class HeadModel:
         if (path / "webnn_config.json").is_file():
             raise ConfigError(f"{path}: a WebNN export runs with `minilm webnn run`; load the original checkpoint here")
         onnx_path = sources.onnx_file(path)
-        if onnx_path:  # names recoverable (ours, torch.onnx.export, optimum); labels from config.json beside it if any
-            config, tensors = read_onnx(onnx_path)
+        if onnx_path:  # names recoverable (ours, torch.onnx.export, optimum); config.json beside it, if any, for heads and labels
             file, folder = onnx_path, onnx_path.parent
+            if folder.name == "onnx" and (folder.parent / "config.json").exists():  # a hub repository's onnx/model.onnx
+                folder = folder.parent
+            config, tensors = read_onnx(onnx_path, read_bert_config(folder) if (folder / "config.json").exists() else None)
             max_seq_length = _exported_max_length(folder, Path(tokenizer) if tokenizer is not None else folder, config)
             head_config = read_head_config(folder) if (folder / "config.json").exists() else _exported_head(folder)
         else:

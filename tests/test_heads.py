@@ -9,9 +9,9 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 import minilm
-from conftest import FIXTURES
 
 HEADS = FIXTURES / "heads"
 EXECUTORS = ["numpy", "onnxruntime", "torch"]

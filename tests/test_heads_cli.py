@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 
 import minilm
-from conftest import FIXTURES
 from minilm.cli.main import main
 
 HEADS = FIXTURES / "heads"

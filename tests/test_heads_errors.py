@@ -8,10 +8,10 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import FIXTURES
 from safetensors.numpy import load_file, save_file
 
 import minilm
-from conftest import FIXTURES
 from minilm.errors import CheckpointError, ConfigError, InputError, ModelNotFoundError
 
 HEADS = FIXTURES / "heads"
@@ -162,7 +162,7 @@ def test_cross_encoders_resolve_like_bi_encoders(tmp_path, monkeypatch):
 
 
 def test_the_hub_is_asked_last(tmp_path, monkeypatch):
-    import minilm.sources as sources
+    from minilm import sources
     calls = []
 
     def fake_download(repo_id):

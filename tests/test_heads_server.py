@@ -12,10 +12,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-import minilm  # noqa: E402
-from conftest import FIXTURES  # noqa: E402
-from minilm.server.app import Settings, create_app  # noqa: E402
-from test_server import running  # noqa: E402
+from conftest import FIXTURES
+from test_server import running
+
+import minilm
+from minilm.server.app import Settings, create_app
 
 HEADS = FIXTURES / "heads"
 REF = json.loads((HEADS / "rerank" / "expected.json").read_text(encoding="utf-8"))

@@ -33,16 +33,16 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-from fixture_json import write  # noqa: E402
-from make_fixtures import SPECIALS, tiny_vocab, versions  # noqa: E402
+from fixture_json import write
+from make_fixtures import SPECIALS, tiny_vocab, versions
 
 OUT = REPO / "tests" / "fixtures" / "heads"
-SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+SHAPE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64}
 MAX_LENGTH = 32  # tokenizer model_max_length: pairs below are cut by longest_first
 NLI_LABELS = {0: "contradiction", 1: "entailment", 2: "neutral"}
 IDENTITY, SIGMOID, TANH = "torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Sigmoid", "torch.nn.modules.activation.Tanh"
@@ -154,7 +154,7 @@ def gaps_check(name: str, sorted_values: list[float], floor: float = SHARP / 10)
 
 def truncation_grid(tokenizer) -> list[dict]:
     """Ids of pairs of every length combination under small max lengths: where longest_first's cut matters."""
-    words = "the cat sat on the mat with a dog and an old red box of many new words".split()
+    words = ["the", "cat", "sat", "on", "the", "mat", "with", "a", "dog", "and", "an", "old", "red", "box", "of", "many", "new", "words"]
     rows = []
     for max_length in (8, 11, 16):
         for n_a in (0, 1, 3, 6, 9, 14):
@@ -220,12 +220,12 @@ def export_onnx(model, path: Path) -> None:
 
 
 def classifier(name: str, seed: int, num_labels: int, config_extra: dict | None) -> None:
-    from transformers import BertForSequenceClassification
     from sentence_transformers import CrossEncoder
+    from transformers import BertForSequenceClassification
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = make_tokenizer(Path(tmp), MAX_LENGTH)
     torch.manual_seed(seed)
-    labels = dict(id2label=NLI_LABELS, label2id={v: k for k, v in NLI_LABELS.items()}) if num_labels == 3 else {}
+    labels = {"id2label": NLI_LABELS, "label2id": {v: k for k, v in NLI_LABELS.items()}} if num_labels == 3 else {}
     model = seeded(BertForSequenceClassification(bert_config(num_labels=num_labels, **labels)), seed)
     folder = save_folder(name, model, tokenizer, config_extra)
     ids, types, logits = one_at_a_time(model, tokenizer, PAIRS)

@@ -55,7 +55,7 @@ def masked_lm(g: GraphBuilder, x: Operand, positions: Operand, w, cfg: BertConfi
 def build(cfg: BertConfig, weights: dict[str, np.ndarray], head: str, tied: bool = True) -> Graph:
     """The graph from token ids (and, for masked_lm, ``positions``) to ``logits``."""
     g = GraphBuilder(head)
-    w = lambda key: g.constant(weights[key], name=key)  # noqa: E731
+    w = lambda key: g.constant(weights[key], name=key)
     x, _ = encoder(g, cfg, w)                                                       # (B, T, D)
     if head == "sequence_classification":
         return g.build({"logits": sequence_classification(g, x, w)})               # (B, L)

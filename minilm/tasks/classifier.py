@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from .model import HeadModel, is_pair
 
+
 class Classifier(HeadModel):
     """``Classifier("path/to/nli-model")``; loads as minilm.CrossEncoder does."""
 

@@ -9,7 +9,7 @@ folder it saved, else config.json's ``sentence_transformers.activation_fn``, els
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

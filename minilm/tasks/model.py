@@ -28,18 +28,20 @@ from . import activations
 
 FUNCTIONS = {"softmax": lambda x: activations.softmax(x, axis=1), "sigmoid": activations.sigmoid, "none": activations.identity}
 MAX_BATCH_TOKENS = 4096  # padded tokens per call: pairs are longer than single sentences
-WHAT = {"sequence_classification": ("classifier.weight", "a classifier (classifier.weight)", "minilm.CrossEncoder"),
-        "masked_lm": ("cls.predictions.transform.dense.weight", "a masked-LM head (cls.predictions.*)", "minilm.MaskedLM")}
+# head: (a tensor only it has, its name, the tensors it is made of, the class that loads it)
+WHAT = {"sequence_classification": ("classifier.weight", "classifier", "classifier.weight", "minilm.CrossEncoder"),
+        "masked_lm": ("cls.predictions.transform.dense.weight", "masked-LM head", "cls.predictions.*", "minilm.MaskedLM")}
 
 
 def _missing_head(file: Path, head: str, tensors: dict) -> ConfigError:
     """What the checkpoint is instead, and how to load it."""
     others = [h for h in heads.HEADS if h != head and WHAT[h][0] in tensors]
     if others:
-        hint = f"it has {WHAT[others[0]][1]}: load it with {WHAT[others[0]][2]}"
+        _, name, names, cls = WHAT[others[0]]
+        hint = f"it has a {name} ({names}): load it with {cls}"
     else:
         hint = "it is a bi-encoder (or a bare BERT): load it with minilm.load"
-    return ConfigError(f"{file}: this checkpoint has no {WHAT[head][1].split(' (')[0].removeprefix('a ')}: {hint}")
+    return ConfigError(f"{file}: this checkpoint has no {WHAT[head][1]}: {hint}")
 
 
 def _exported_max_length(folder: Path, tokenizer_folder: Path, config) -> int:

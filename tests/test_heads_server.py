@@ -140,3 +140,9 @@ def test_without_a_reranker_the_routes_are_absent(ort_embedder):
         assert httpx.post(url + "/rerank", json={"query": "q", "texts": ["d"]}).status_code in (404, 405)
         assert "/rerank" not in httpx.get(url + "/openapi.json").json()["paths"]
         assert httpx.get(url + "/playground.json").json()["reranker"] is None
+
+
+def test_a_reranker_needs_one_label(ort_embedder):
+    with pytest.raises(minilm.ConfigError, match=r"--reranker needs a cross-encoder with one label; this one has 3 "
+                                                 r"\(contradiction, entailment, neutral\): serve it with --classifier"):
+        create_app(ort_embedder, Settings(), reranker=minilm.CrossEncoder(HEADS / "nli"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from .batcher import Batcher
 from .fast import HTTPError, _optional, dumps, invalid
 
@@ -77,6 +78,9 @@ def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, lis
         return [Encoded(found[i].ids, found[i].type_ids) for i in range(len(items))]
 
     if reranker is not None:
+        if reranker.num_labels != 1:
+            raise ConfigError(f"{reranker.path}: --reranker needs a cross-encoder with one label; this one has "
+                              f"{reranker.num_labels} ({', '.join(reranker.labels)}): serve it with --classifier")
         ranking = batcher_of(reranker)
 
         async def scores(body, documents_key: str):

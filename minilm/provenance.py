@@ -5,8 +5,8 @@ and refuse to mix vectors made otherwise; ``Index.open`` loads the model with th
 A new setting that changes vectors is one more line in ``vector_settings``.
 
     model      the model folder or file (resolved path)
-    weights    sha256 of every weight tensor (name, dtype, shape, bytes): ~0.1 s for all-MiniLM-L6-v2
-    tokenizer  sha256 of the tokenizer's JSON (vocabulary, normaliser, truncation): ~15 ms
+    weights    sha256 of every weight tensor (name, dtype, shape, bytes): 0.1 s for all-MiniLM-L6-v2, once per model
+    tokenizer  sha256 of the tokenizer's JSON (vocabulary, normaliser, pre-tokenizer): ~0.1 s
     max_length, pooling, normalize, output, prompt, backend, and the load options (precision /
     quantize / dtype / device) exactly as the embedder holds them
 """
@@ -14,6 +14,7 @@ A new setting that changes vectors is one more line in ``vector_settings``.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,15 @@ def _graph_constants(embedder) -> dict:
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
+    """sha256 of the tokenizer's JSON less truncation and padding (max_length is recorded on its own)."""
+    cached = getattr(tokenizer, "_fingerprint", None)
+    if cached:
+        return cached
     inner = getattr(tokenizer, "inner", None)
-    text = inner.to_str() if inner is not None else repr(tokenizer)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if inner is None:
+        return hashlib.sha256(repr(tokenizer).encode("utf-8")).hexdigest()
+    spec = json.loads(inner.to_str())
+    for key in ("truncation", "padding"):
+        spec.pop(key, None)
+    tokenizer._fingerprint = hashlib.sha256(json.dumps(spec).encode("utf-8")).hexdigest()
+    return tokenizer._fingerprint

@@ -39,12 +39,12 @@ def load_tokenizer(folder: Path, max_length: int) -> "WordPieceTokenizer":
             raise
         bad = json_path if json_path.exists() else vocab_path
         raise CheckpointError(f"{bad}: cannot load the tokenizer ({exc}); restore the file from the model's original folder") from exc
-    return WordPieceTokenizer(inner, max_length)
+    return WordPieceTokenizer(inner, max_length, folder)
 
 
 class WordPieceTokenizer:
-    def __init__(self, inner: Tokenizer, max_length: int):
-        self.inner = inner
+    def __init__(self, inner: Tokenizer, max_length: int, folder: Path | None = None):
+        self.inner, self.folder = inner, folder  # folder: where it was read from (an index records it)
         self.inner.no_padding()
         self.max_length = max_length
         self.inner.enable_truncation(max_length)

@@ -120,7 +120,8 @@ def test_a_changed_input_is_not_mixed_with_old_parts(tmp_path, ort_embedder, cap
     partial.mkdir()
     (partial / "job.json").write_text(json.dumps({"input": "elsewhere"}))
     assert main(["embed", "--input", str(src), "--output", str(out)]) == 5
-    assert "holds a run with other settings (input, size" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds an unfinished run made with other settings (input elsewhere -> " in err and "--restart" in err
     assert main(["embed", "--input", str(src), "--output", str(out), "--restart"]) == 0
     assert np.load(out).shape == (3, 384) and not partial.exists()
     empty = tmp_path / "empty.txt"

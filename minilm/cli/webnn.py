@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_folder, atomic_write
 from ..errors import InputError
 from ..runtime import BACKENDS
 
@@ -71,11 +72,15 @@ def cmd_run(args, parser) -> int:
     from ..runtime import make_executor
     graph = _load_graph(args)
     feeds = _feeds(args.input or [], graph, parser)
-    results = make_executor(args.backend, graph, args.threads).run(feeds)
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output-dir {out} exists and is not a folder; give a folder path (it is created if missing)")
+    results = make_executor(args.backend, graph, args.threads).run(feeds)
+    with atomic_folder(out) as stage:  # all outputs complete before any replaces an old one
+        for name, value in results.items():
+            with atomic_write(stage / f"{name}.npy") as f:
+                np.save(f, value)
     for name, value in results.items():
-        np.save(out / f"{name}.npy", value)
         print(f"wrote {out / name}.npy: {value.dtype}{list(value.shape)}", file=sys.stderr)
     return 0
 

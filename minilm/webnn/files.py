@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..errors import CheckpointError, ParseError
 from ..graph import Graph
 from .build import from_graph, to_graph
@@ -65,5 +66,6 @@ def save(graph: Graph, folder: str | os.PathLike, stem: str = "model", name: str
     doc, arrays = from_graph(graph, name)
     write_weights(arrays, folder / f"{stem}.weights", folder / "manifest.json")
     path = folder / f"{stem}.webnn"
-    path.write_text(write(doc), encoding="utf-8")
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(write(doc))
     return path

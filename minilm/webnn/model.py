@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_folder
 from ..config import BertConfig, PipelineConfig
 from ..embedder import Embedder
 from ..errors import ConfigError
@@ -38,13 +39,14 @@ def export(embedder: Embedder, out: str | os.PathLike, batch: int = 1, seq_len: 
     out = Path(out)
     pipe = embedder.pipeline
     graph = bert.build(embedder.config, embedder.weights, pipe.pooling, pipe.normalize, outputs=("sentence_embedding",))
-    files.save(bind(graph, {"batch": batch, "sequence": seq_len}), out, name=embedder.path.name or "minilm")
-    embedder.tokenizer.inner.save(str(out / "tokenizer.json"))
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(embedder.config), indent=2) + "\n")
-    settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len,
-                "max_seq_length": min(pipe.max_seq_length, seq_len), "pooling": pipe.pooling,
-                "normalize": pipe.normalize, "output": "sentence_embedding", "source": str(embedder.path)}
-    (out / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
+    with atomic_folder(out) as stage:  # every file complete before any replaces the old ones
+        files.save(bind(graph, {"batch": batch, "sequence": seq_len}), stage, name=embedder.path.name or "minilm")
+        embedder.tokenizer.inner.save(str(stage / "tokenizer.json"))
+        (stage / "config.json").write_text(json.dumps(dataclasses.asdict(embedder.config), indent=2) + "\n")
+        settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len,
+                    "max_seq_length": min(pipe.max_seq_length, seq_len), "pooling": pipe.pooling,
+                    "normalize": pipe.normalize, "output": "sentence_embedding", "source": str(embedder.path)}
+        (stage / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
     return out / GRAPH
 
 
@@ -58,14 +60,15 @@ def export_head(model, out: str | os.PathLike, batch: int = 1, seq_len: int = 12
     out = Path(out)
     graph = heads.build(model.config, model.weights, model.head, model.tied)
     sizes = {"batch": batch, "sequence": seq_len} | ({heads.M: batch * seq_len} if model.head == "masked_lm" else {})
-    files.save(bind(graph, sizes), out, name=model.path.name or model.head)
-    model.tokenizer.inner.save(str(out / "tokenizer.json"))
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(model.config), indent=2) + "\n")
-    settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len, "head": model.head,
-                "max_seq_length": min(model.max_length, seq_len), "output": "logits", "source": str(model.path)}
-    if model.head == "sequence_classification":
-        settings["labels"] = list(model.labels)
-    (out / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
+    with atomic_folder(out) as stage:  # every file complete before any replaces the old ones
+        files.save(bind(graph, sizes), stage, name=model.path.name or model.head)
+        model.tokenizer.inner.save(str(stage / "tokenizer.json"))
+        (stage / "config.json").write_text(json.dumps(dataclasses.asdict(model.config), indent=2) + "\n")
+        settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len, "head": model.head,
+                    "max_seq_length": min(model.max_length, seq_len), "output": "logits", "source": str(model.path)}
+        if model.head == "sequence_classification":
+            settings["labels"] = list(model.labels)
+        (stage / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
     return out / GRAPH
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import sources
+from . import logs, sources
 from .checkpoints import load_onnx, load_weights
 from .config import PipelineConfig, read_bert_config, read_pipeline_config
 from .embedder import Embedder
@@ -17,6 +17,8 @@ from .errors import ConfigError
 from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend
 from .tokenizer import load_tokenizer
+
+log = logs.get("loading")
 
 
 def check_max_length(max_length: int | None, config, path: Path) -> None:
@@ -43,6 +45,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     path = sources.resolve(model)
     if (path / "webnn_config.json").is_file():  # a folder written by `minilm export --format webnn`
+        log.info("%s is a WebNN export: static batch and sequence length, sentence_embedding only", path)
         from .webnn.model import load as load_webnn
         return load_webnn(path, backend, threads, max_length, tokenizer)
     onnx_path = sources.onnx_file(path)
@@ -63,4 +66,9 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     if preset:
         check_preset(preset, config, path)
     options = {"device": device, "dtype": dtype, "quantize": quantize}
-    return Embedder(path, config, pipeline, weights, tok, backend, threads, options)
+    embedder = Embedder(path, config, pipeline, weights, tok, backend, threads, options)
+    log.info("loaded %s: %d layers, hidden %d, max length %d (%s), %s pooling%s; backend %s, %s",
+             path, config.num_hidden_layers, config.hidden_size, tok.max_length,
+             "--max-length" if max_length else "the model's", pipeline.pooling, ", normalized" if pipeline.normalize else "",
+             backend, quantize or dtype or "float32")
+    return embedder

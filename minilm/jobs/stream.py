@@ -23,10 +23,13 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import logs
 from ..atomic import atomic_path, atomic_write, is_temp, output_file, remove_temps
 from ..errors import InputError, MissingDependencyError
 from ..provenance import differences, vector_settings
 from .textfiles import count_texts, iter_texts
+
+_log = logs.get("jobs")
 
 FORMATS = (".npy", ".parquet", ".jsonl")
 STEP = 1024  # texts per encode call inside a chunk (the progress bar moves this often)
@@ -97,8 +100,8 @@ def embed_file(model, input: str, output: str | os.PathLike, field: str | None =
     done = _start(partial, job, restart)
     remove_temps(output)  # a join killed half way
     texts = iter_texts(input, field, column)
-    if done and log:
-        log(f"resuming: {done} parts ({done * chunk_size} texts) already done in {partial}")
+    if done:  # the caller's callback (the command line prints it), else the log
+        (log or _log.info)(f"resuming: {done} parts ({done * chunk_size} texts) already done in {partial}")
     skipped = sum(1 for _ in itertools.islice(texts, done * chunk_size))
     bar = _bar(progress, count_texts(input, field, column) if input != "-" else None, skipped)
     index = done
@@ -109,12 +112,14 @@ def embed_file(model, input: str, output: str | os.PathLike, field: str | None =
                 rows.append(model.encode(chunk[start:start + STEP], batch_size=batch_size, normalize=normalize, output=output_kind))
                 bar.update(len(chunk[start:start + STEP]))
             _save_atomic(partial / f"part-{index:06d}.npy", np.concatenate(rows))
+            _log.debug("part %d written: %d texts", index, len(chunk))
             index += 1
         bar.close()
         parts = _parts(partial)
         if not parts:
             raise InputError(f"{'<stdin>' if input == '-' else input}: no texts in it; nothing written")
         total = _join(parts, iter_texts(input, field, column), output, model.dim)
+        _log.info("%s: %d texts from %d parts (%d resumed)", output, total, len(parts), done)
     except OSError as exc:
         if exc.errno != errno.ENOSPC or not _parts(partial):
             raise

@@ -29,7 +29,10 @@ from typing import Callable
 
 import numpy as np
 
+from .. import logs
 from ..graph import Graph
+
+log = logs.get("cache")
 
 DISABLED = ("off", "0", "none", "")
 DATA = ".data"  # suffix of an entry's weights file, written beside its .onnx
@@ -96,7 +99,14 @@ def _entry(key: str) -> Path | None:
 def lookup(key: str) -> Path | None:
     """The cached model file for ``key``, or None."""
     path = _entry(key)
-    return path if path is not None and path.is_file() and path.stat().st_size > 0 else None
+    if path is None:
+        log.debug("cache disabled (MINILM_CACHE_DIR=off): the model is optimised in memory")
+        return None
+    if path.is_file() and path.stat().st_size > 0:
+        log.info("cache hit: %s", path)
+        return path
+    log.info("cache miss: %s (lowering and optimising; seconds)", path.name)
+    return None
 
 
 def data_name(model: Path) -> str:
@@ -108,6 +118,7 @@ def discard(key: str) -> None:
     path = _entry(key)
     if path is None:
         return
+    log.warning("cache entry %s could not be loaded: removed, the model is rebuilt", path)
     for name in (path.name, data_name(path)):
         try:
             (path.parent / name).unlink()
@@ -126,7 +137,8 @@ def store(key: str, write: Callable[[Path], None]) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
-    except OSError:
+    except OSError as exc:
+        log.info("cache folder %s not writable (%s): the model is optimised in memory", path.parent, exc.strerror or exc)
         return None
     try:
         model = tmp / path.name
@@ -137,8 +149,10 @@ def store(key: str, write: Callable[[Path], None]) -> Path | None:
             if other != model:
                 os.replace(other, path.parent / other.name)
         os.replace(model, path)
+        log.info("cache entry written: %s", path)
         return path
-    except OSError:
+    except OSError as exc:
+        log.info("cache entry %s not written (%s): the model is optimised in memory", path.name, exc.strerror or exc)
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

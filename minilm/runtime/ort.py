@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .. import logs
 from ..errors import BackendError
 from ..graph import Graph
 from .feeds import bind_symbols
@@ -29,6 +30,7 @@ QUANTIZE = (None, "int8")
 # turning the fusion off made int8 1.16-1.18x faster on short texts, 1.10-1.13x on long, at the
 # same fidelity (AVX-512 machine, docs/notes/performance.md).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+log = logs.get("runtime")
 
 
 def default_threads() -> int:
@@ -95,6 +97,13 @@ class OnnxRuntimeExecutor:
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph types
             raise BackendError(f"onnxruntime could not build the graph {graph.name!r}: {exc}") from exc
         self.providers = self.session.get_providers()
+        missing = [p for p in self.providers_wanted if p not in self.providers]
+        if missing:
+            log.warning("onnxruntime: %s not available here; running on %s", ", ".join(missing), ", ".join(self.providers))
+        log.info("onnxruntime %r: %s, %s, %d intra-op threads (%s), %d concurrent run%s%s", graph.name,
+                 ", ".join(self.providers), f"int8 ({'7' if self.reduce_range else '8'}-bit weights)" if self.quantize else "float32",
+                 self.threads, "asked for" if threads else "the cores this process may use", self.workers,
+                 "s" if self.workers > 1 else "", ", fused attention" if self.fuse else "")
 
     def _build(self, intra: int, cache: bool):
         import onnxruntime as ort

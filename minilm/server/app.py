@@ -19,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
-from .. import __version__
+from .. import __version__, logs
 from ..errors import BackendError
+from ..sources import hub_id_of
 from .batcher import Batcher
 from .fast import HTTPError, Service, error_body, error_of, make_routes
 from .heads import make_head_routes
@@ -128,7 +129,15 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
                 await asyncio.to_thread(embedder.executor, "sentence_embedding", embedder.pipeline.normalize, packed, size)
         for b in [batcher] + head_batchers:
             b.start()
+        logs.get("server").info("ready: %s, dim %d, max length %d, backend %s; %d batch worker%s on %s threads; "
+                                "limits: %d inputs, %d characters each, %d tokens per batch, queue %d%s",
+                                hub_id_of(embedder.path), embedder.dim, embedder.max_length, embedder.backend, workers,
+                                "s" if workers > 1 else "", threads or "the model's", settings.max_inputs,
+                                settings.max_input_chars, settings.max_batch_tokens, settings.max_queue,
+                                ", API key required" if settings.api_key else "")
         yield
+        logs.get("server").info("shutting down: %d batches still queued are finished first",
+                                sum(len(b.queue) for b in [batcher] + head_batchers))
         for b in [batcher] + head_batchers:
             await b.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain
 

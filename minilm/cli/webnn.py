@@ -13,6 +13,7 @@ import numpy as np
 from ..atomic import atomic_folder, atomic_write
 from ..errors import InputError
 from ..runtime import BACKENDS
+from .common import thread_count
 
 
 def _load_graph(args):
@@ -142,7 +143,7 @@ def register(command, common, inputs) -> None:
     run.add_argument("--input", action="append", metavar="NAME=ARRAY.npy", help="one per graph input")
     run.add_argument("--output-dir", required=True, metavar="DIR")
     run.add_argument("--backend", choices=["numpy", "onnxruntime"], default="numpy", help="default: numpy")
-    run.add_argument("--threads", type=int, metavar="N")
+    run.add_argument("--threads", type=thread_count, metavar="N", help="default: all cores; at most 4 x the cores")
     run.set_defaults(run=cmd_run, parser=run)
     compare = command("compare", "compare embeddings from two backends, two models, or a reference", [common, inputs],
                       cmd_compare, """Prints per text and overall: cosine similarity, euclidean distance, MSE and MAE,

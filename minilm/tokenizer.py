@@ -15,6 +15,7 @@ whole text. tests/test_tokenize_cut.py checks this on texts where the cut matter
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -30,6 +31,18 @@ LOCAL = {"normalizer": {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NF
                         "Precompiled", "Prepend", "Sequence"},
          "pre_tokenizer": {"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Punctuation", "Digits", "Metaspace",
                            "ByteLevel", "UnicodeScripts", "Sequence"}}
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int:
+    """The index of the first surrogate code point in ``text`` (no UTF-8 for it: JSON's "\\ud800"
+    alone, or a pair escaped in a str), else -1."""
+    if text.isascii():
+        return -1
+    found = SURROGATE.search(text)
+    return found.start() if found else -1
 
 
 def _lowercase(folder: Path) -> bool:

@@ -57,7 +57,7 @@ def _read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, bad UTF-8, 5000-digit ints
         raise ConfigError(f"{path}: not valid JSON ({exc}); restore the file from the model's original folder") from exc
 
 

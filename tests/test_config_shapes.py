@@ -84,3 +84,12 @@ def test_cli_exits_4_with_the_message(folder, capsys):
 def test_the_good_folder_loads(folder):
     model = minilm.load(folder, backend="numpy")
     assert model.max_length == 16 and model.pipeline.pooling == "mean"
+
+
+def test_json_past_the_readers_limits_is_a_config_error(folder):
+    (folder / "config.json").write_text('{"vocab_size": ' + "3" * 5000 + "}")
+    with pytest.raises(ConfigError, match="config.json: not valid JSON"):
+        minilm.load(folder, backend="numpy")
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="config.json: not valid JSON"):
+        minilm.load(folder, backend="numpy")

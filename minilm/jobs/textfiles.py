@@ -66,6 +66,8 @@ def _jsonl(path: str, field: str | None) -> Iterator[str]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}: line {number} is not JSON ({exc.msg} at column {exc.colno})") from exc
+        except ValueError as exc:  # an integer of more than 4300 digits
+            raise InputError(f"{name}: line {number} cannot be read as JSON ({exc})") from exc
         except RecursionError as exc:
             raise InputError(f"{name}: line {number} is JSON nested too deeply to read") from exc
         if not isinstance(record, dict) or key not in record:

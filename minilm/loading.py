@@ -15,7 +15,7 @@ from .config import PipelineConfig, read_bert_config, read_pipeline_config
 from .embedder import Embedder
 from .errors import ConfigError
 from .presets import check_preset, find_preset, preset_pipeline
-from .runtime import check_backend
+from .runtime import check_backend, check_threads
 from .tokenizer import load_tokenizer
 
 log = logs.get("loading")
@@ -41,8 +41,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     check_backend(backend)
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    check_threads(threads)
     path = sources.resolve(model)
     if (path / "webnn_config.json").is_file():  # a folder written by `minilm export --format webnn`
         log.info("%s is a WebNN export: static batch and sequence length, sentence_embedding only", path)

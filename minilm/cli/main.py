@@ -12,7 +12,7 @@ from ..errors import (BackendError, CheckpointError, ConfigError, InputError, Mi
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
 from . import embed, groups, heads, model, search, serve, webnn
-from .common import positive_int
+from .common import positive_int, thread_count
 
 # one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
 # ValueError here is a bad option value caught by the library (e.g. batch_size), also a usage error.
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime", help="default: onnxruntime")
     common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
     common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
-    common.add_argument("--threads", type=positive_int, metavar="N", help="threads (default: all cores)")
+    common.add_argument("--threads", type=thread_count, metavar="N", help="threads (default: all cores; at most 4 x the cores)")
     common.add_argument("--int8", action="store_true", help="int8 weights (onnxruntime.quantization): faster, cosine >= 0.99 "
                         "to float32; with export --format onnx: write the int8 model")
     inputs = argparse.ArgumentParser(add_help=False)

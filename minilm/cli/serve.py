@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import load_model, positive_int
+from .common import load_model, thread_count
 
 
 def cmd_serve(args, parser) -> int:
@@ -37,7 +37,7 @@ def register(command, common, inputs) -> None:
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
-    srv.add_argument("--workers", type=positive_int, metavar="N",
+    srv.add_argument("--workers", type=thread_count, metavar="N",
                      help="batches run at once, each on threads/N cores; a batch alone gets all of them "
                           "(default: 2 with 2+ threads on onnxruntime, else 1)")
     srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")

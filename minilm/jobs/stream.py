@@ -120,6 +120,9 @@ def embed_file(model, input: str, output: str | os.PathLike, field: str | None =
             raise InputError(f"{'<stdin>' if input == '-' else input}: no texts in it; nothing written")
         total = _join(parts, iter_texts(input, field, column), output, model.dim)
         _log.info("%s: %d texts from %d parts (%d resumed)", output, total, len(parts), done)
+    except InputError:  # the file must change before a rerun can pass this point, which voids the parts
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     except OSError as exc:
         if exc.errno != errno.ENOSPC or not _parts(partial):
             raise

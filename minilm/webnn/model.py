@@ -19,7 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_folder
 from ..config import BertConfig, PipelineConfig
-from ..embedder import Embedder
+from ..embedder import Embedder, check_normalize, check_texts
 from ..errors import ConfigError
 from ..graph.static import bind
 from ..models import bert, heads
@@ -91,17 +91,16 @@ class WebnnEmbedder(Embedder):
     encode_packed = None  # fixed shapes: no packed graph (a server runs padded calls, Batcher._encode)
 
     def encode(self, texts, *args, **kwargs):
-        items = [texts] if isinstance(texts, str) else texts
-        if isinstance(items, list) and all(isinstance(t, str) for t in items):
-            cut = sum(bool(e.overflowing) for e in self.tokenizer.encodings(items))
-            if cut:
-                warnings.warn(f"{cut} of {len(items)} texts are longer than this WebNN export's sequence length "
-                              f"({self.seq_len} tokens) and were truncated", stacklevel=2)
-        return super().encode(texts, *args, **kwargs)
+        items = check_texts(texts)
+        cut = sum(bool(e.overflowing) for e in self.tokenizer.encodings(items))
+        if cut:
+            warnings.warn(f"{cut} of {len(items)} texts are longer than this WebNN export's sequence length "
+                          f"({self.seq_len} tokens) and were truncated", stacklevel=2)
+        return super().encode(texts if isinstance(texts, str) else items, *args, **kwargs)
 
     def encode_ids(self, ids, batch_size: int = 32, normalize=None, output="sentence_embedding",
                    show_progress_bar=False, single=False, max_batch_tokens=None):  # fixed shapes: the export's batch
-        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        normalize = self.pipeline.normalize if normalize is None else check_normalize(normalize)
         executor = self.executor(output, normalize)
         rows = []
         for start in range(0, len(ids), self.batch):

@@ -39,6 +39,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict]:
         raise CheckpointError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{path}: not UTF-8 text; is it the .weights file?") from exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit integer, or nesting past Python's limit
+        raise CheckpointError(f"{path}: not a JSON this reader takes ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: 'format' must be {FORMAT!r}; this is not a WebNN weights manifest")
     if data.get("version") != VERSION:

@@ -6,6 +6,8 @@
     (1, 384)
 """
 
+import logging
+
 from .embedder import Embedder
 from .loading import load
 from .errors import (
@@ -21,17 +23,23 @@ from .errors import (
     SearchIndexError,
 )
 from .search.index import Index
+from .tasks import Classifier, CrossEncoder, MaskedLM
 
 __version__ = "0.1.0"
+
+logging.getLogger("minilm").addHandler(logging.NullHandler())  # a program's own logging config decides (minilm.logs)
 
 __all__ = [
     "BackendError",
     "CheckpointError",
+    "Classifier",
     "ConfigError",
+    "CrossEncoder",
     "Embedder",
     "GraphError",
     "Index",
     "InputError",
+    "MaskedLM",
     "MinilmError",
     "MissingDependencyError",
     "ModelNotFoundError",

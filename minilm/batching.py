@@ -8,7 +8,7 @@ the texts of one call are alike and that rectangle is nearly full.
 
 from __future__ import annotations
 
-# padded tokens per padded call (Embedder.encode): small enough for the CPU caches (docs/perf-notes.md)
+# padded tokens per padded call (Embedder.encode): small enough for the CPU caches (docs/notes/performance.md)
 MAX_BATCH_TOKENS = 1024
 # padded tokens (texts x longest) per packed call (Embedder.encode_packed: a server's requests in
 # flight). all-MiniLM-L6-v2 on ONNX Runtime, groups of 64 random one-sentence texts, CPU time of one

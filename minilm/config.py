@@ -52,29 +52,67 @@ class PipelineConfig:
     default_prompt_name: str | None = None
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, bad UTF-8, 5000-digit ints
         raise ConfigError(f"{path}: not valid JSON ({exc}); restore the file from the model's original folder") from exc
+
+
+def _got(value) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _object(path: Path, raw) -> dict:
+    """``raw`` if it is a JSON object; a ConfigError naming the file otherwise."""
+    if not isinstance(raw, dict):
+        kind = {list: "a list", str: "a string", type(None): "null"}.get(type(raw), type(raw).__name__)
+        raise ConfigError(f"{path}: must be a JSON object, got {kind}; restore the file from the model's original folder")
+    return raw
+
+
+def _field(path: Path, raw: dict, key: str, kind: str, minimum: int | None = None, label: str | None = None):
+    """``raw[key]`` checked to be of ``kind`` ("integer", "number", "string"), or a ConfigError naming file and field."""
+    value, label = raw[key], label or key
+    ok = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          "string": lambda v: isinstance(v, str)}[kind](value)
+    if not ok:
+        raise ConfigError(f"{path}: field {label!r} must be {'an' if kind == 'integer' else 'a'} {kind}, got {_got(value)}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{path}: field {label!r} must be at least {minimum}, got {value!r}")
+    return value
+
+
+REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+KINDS = {"vocab_size": ("integer", 1), "hidden_size": ("integer", 1), "num_hidden_layers": ("integer", 1),
+         "num_attention_heads": ("integer", 1), "intermediate_size": ("integer", 1),
+         "max_position_embeddings": ("integer", 1), "type_vocab_size": ("integer", 1), "layer_norm_eps": ("number", 0),
+         "hidden_act": ("string", None), "pad_token_id": ("integer", 0)}
 
 
 def read_bert_config(folder: Path) -> BertConfig:
     path = folder / "config.json"
     try:
-        raw = _read_json(path)
+        raw = _object(path, _read_json(path))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path} is missing; a model folder needs the config.json its checkpoint came with") from exc
+    for key in ("model_type", "position_embedding_type"):
+        if raw.get(key) is not None:
+            _field(path, raw, key, "string")
     if raw.get("model_type", "bert") not in ("bert",):
         raise ConfigError(f"{path}: model_type {raw['model_type']!r} is not supported; minilm runs BERT-family encoders")
     if raw.get("position_embedding_type", "absolute") != "absolute":
         raise ConfigError(f"{path}: position_embedding_type {raw['position_embedding_type']!r} is not supported (only 'absolute')")
-    fields = {k: raw[k] for k in BertConfig.__dataclass_fields__ if k in raw}
-    missing = [k for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size") if k not in fields]
+    # an optional field set to null takes its default (some configs write "pad_token_id": null)
+    fields = {k: raw[k] for k in BertConfig.__dataclass_fields__ if k in raw and (k in REQUIRED or raw[k] is not None)}
+    missing = [k for k in REQUIRED if k not in fields]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {', '.join(missing)}")
+    for key in fields:
+        _field(path, fields, key, *KINDS[key])
     config = BertConfig(**fields)
     if config.hidden_size % config.num_attention_heads:
         raise ConfigError(f"{path}: hidden_size {config.hidden_size} is not a multiple of num_attention_heads {config.num_attention_heads}")
@@ -83,7 +121,8 @@ def read_bert_config(folder: Path) -> BertConfig:
     return config
 
 
-def _pooling_mode(path: Path, raw: dict) -> str:
+def _pooling_mode(path: Path, raw) -> str:
+    raw = _object(path, raw)
     if "pooling_mode" in raw:  # sentence-transformers >= 6 write the mode directly
         if raw["pooling_mode"] not in POOLING_MODES:
             raise ConfigError(f"{path}: pooling_mode {raw['pooling_mode']!r} is not supported; use one of {POOLING_MODES}")
@@ -95,31 +134,108 @@ def _pooling_mode(path: Path, raw: dict) -> str:
     return modes[0]
 
 
+def _modules(folder: Path) -> tuple[str, bool]:
+    """(pooling mode, normalize) from modules.json and the Pooling module's config."""
+    pooling, normalize = "mean", False
+    path = folder / "modules.json"
+    if not path.exists():
+        return pooling, normalize
+    modules = _read_json(path)
+    if not isinstance(modules, list):
+        kind = "an object" if isinstance(modules, dict) else type(modules).__name__
+        raise ConfigError(f"{path}: must be a JSON list of modules, got {kind}; restore the file from the model's original folder")
+    for i, module in enumerate(modules):
+        if not isinstance(module, dict):
+            raise ConfigError(f"{path}: modules[{i}] must be an object, got {type(module).__name__}")
+        for key in ("type", "path"):
+            if key in module:
+                _field(path, module, key, "string", label=f"modules[{i}].{key}")
+        kind = module.get("type", "").rsplit(".", 1)[-1]
+        if kind == "Pooling":
+            pooling_path = folder / module.get("path", "1_Pooling") / "config.json"
+            if pooling_path.exists():
+                pooling = _pooling_mode(pooling_path, _read_json(pooling_path))
+        elif kind == "Normalize":
+            normalize = True
+        elif kind not in ("Transformer", "BertModel"):
+            raise ConfigError(f"{path}: module {module.get('type')!r} is not supported (Transformer, Pooling, Normalize are)")
+    return pooling, normalize
+
+
+def _optional(folder: Path, name: str) -> tuple[Path, dict]:
+    path = folder / name
+    return path, (_object(path, _read_json(path)) if path.exists() else {})
+
+
 def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
     """Read modules.json, sentence_bert_config.json and the pooling config; defaults for a bare HF folder."""
-    pooling, normalize = "mean", False
-    modules_path = folder / "modules.json"
-    if modules_path.exists():
-        modules = _read_json(modules_path)
-        for module in modules:
-            kind = module.get("type", "").rsplit(".", 1)[-1]
-            if kind == "Pooling":
-                pooling_path = folder / module.get("path", "1_Pooling") / "config.json"
-                if pooling_path.exists():
-                    pooling = _pooling_mode(pooling_path, _read_json(pooling_path))
-            elif kind == "Normalize":
-                normalize = True
-            elif kind not in ("Transformer", "BertModel"):
-                raise ConfigError(f"{modules_path}: module {module.get('type')!r} is not supported (Transformer, Pooling, Normalize are)")
-    st_path, tok_path = folder / "sentence_bert_config.json", folder / "tokenizer_config.json"
-    st = _read_json(st_path) if st_path.exists() else {}
+    pooling, normalize = _modules(folder)
+    st_path, st = _optional(folder, "sentence_bert_config.json")
+    _, tok = _optional(folder, "tokenizer_config.json")
     # sentence-transformers < 6 writes max_seq_length; 6.x leaves it to the tokenizer's model_max_length
-    tok_max = _read_json(tok_path).get("model_max_length") if tok_path.exists() else None
+    tok_max = tok.get("model_max_length")
     tok_max = tok_max if isinstance(tok_max, int) and tok_max < 1_000_000 else None
-    max_seq_length = int(st.get("max_seq_length") or tok_max or bert.max_position_embeddings)
-    cst_path = folder / "config_sentence_transformers.json"
-    cst = _read_json(cst_path) if cst_path.exists() else {}
-    prompts = tuple((str(k), str(v)) for k, v in (cst.get("prompts") or {}).items())
+    st_max = _field(st_path, st, "max_seq_length", "integer", 1) if st.get("max_seq_length") is not None else None
+    max_seq_length = st_max or tok_max or bert.max_position_embeddings
+    cst_path, cst = _optional(folder, "config_sentence_transformers.json")
+    prompts = cst.get("prompts") or {}
+    if not isinstance(prompts, dict):
+        raise ConfigError(f"{cst_path}: field 'prompts' must be an object of name -> text, got {type(prompts).__name__}")
+    for name in prompts:
+        _field(cst_path, prompts, name, "string", label=f"prompts.{name}")
+    if cst.get("default_prompt_name") is not None:
+        _field(cst_path, cst, "default_prompt_name", "string")
     return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
                           pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)),
-                          prompts=prompts, default_prompt_name=cst.get("default_prompt_name"))
+                          prompts=tuple(prompts.items()), default_prompt_name=cst.get("default_prompt_name"))
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """What a BertForSequenceClassification / BertForMaskedLM checkpoint says about its head (config.json),
+    and the activation sentence-transformers' CrossEncoder would apply to its logits."""
+
+    architectures: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ("LABEL_0", "LABEL_1")  # id2label in id order; transformers' default is two
+    problem_type: str | None = None
+    tie_word_embeddings: bool = True
+    activation_fn: str | None = None  # a dotted torch path as the folder names it, or None (the default)
+    activation_source: str = ""  # the file and key it came from
+
+
+def _activation(folder: Path, raw: dict) -> tuple[str | None, str]:
+    """As CrossEncoder finds it: config_sentence_transformers.json (in a folder CrossEncoder.save wrote, with
+    modules.json), else config.json's ``sentence_transformers.activation_fn``, else the legacy
+    ``sbert_ce_default_activation_function``."""
+    st_path = folder / "config_sentence_transformers.json"
+    if (folder / "modules.json").exists() and st_path.exists():
+        value = _object(st_path, _read_json(st_path)).get("activation_fn")
+        if value:
+            return str(value), f"{st_path}: activation_fn"
+    nested = raw.get("sentence_transformers")
+    if isinstance(nested, dict) and nested.get("activation_fn"):
+        return str(nested["activation_fn"]), f"{folder / 'config.json'}: sentence_transformers.activation_fn"
+    if raw.get("sbert_ce_default_activation_function"):
+        return str(raw["sbert_ce_default_activation_function"]), f"{folder / 'config.json'}: sbert_ce_default_activation_function"
+    return None, ""
+
+
+def read_head_config(folder: Path) -> HeadConfig:
+    path = folder / "config.json"
+    raw = _object(path, _read_json(path))
+    id2label = raw.get("id2label")
+    if isinstance(id2label, dict) and id2label:
+        try:
+            labels = tuple(str(id2label[key]) for key in sorted(id2label, key=int))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: id2label keys must be label ids (0, 1, ...), got {sorted(id2label)}") from exc
+        if sorted(int(k) for k in id2label) != list(range(len(labels))):
+            raise ConfigError(f"{path}: id2label must number its labels 0..{len(labels) - 1}, got {sorted(id2label)}")
+    elif isinstance(raw.get("num_labels"), int) and raw["num_labels"] > 0:
+        labels = tuple(f"LABEL_{i}" for i in range(raw["num_labels"]))
+    else:
+        labels = HeadConfig.labels
+    activation, source = _activation(folder, raw)
+    return HeadConfig(architectures=tuple(raw.get("architectures") or ()), labels=labels,
+                      problem_type=raw.get("problem_type"), tie_word_embeddings=bool(raw.get("tie_word_embeddings", True)),
+                      activation_fn=activation, activation_source=source)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -12,18 +12,40 @@ from .errors import ConfigError, InputError
 from .batching import MAX_BATCH_TOKENS, batches
 from .models import bert, packed as bert_packed
 from .runtime import make_executor
-from .tokenizer import WordPieceTokenizer
+from .tokenizer import WordPieceTokenizer, lone_surrogate
 
 Texts = Union[str, Sequence[str]]
-def _check_texts(texts) -> list[str]:
-    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+FIX_SURROGATE = ("it is not valid Unicode (a \\ud800-style escape without its pair?); fix the source, or replace "
+                 "it with text.encode('utf-8', 'replace').decode('utf-8')")
+
+
+def check_texts(texts) -> list[str]:
+    """``texts`` as a list of str (one string: a list of one), each valid Unicode; else InputError naming the item."""
+    if isinstance(texts, str):
+        items, label = [texts], lambda i: "the text"
+    elif isinstance(texts, Mapping):
+        raise InputError(f"texts is a {type(texts).__name__}: its keys would be embedded; pass list(d.values()) or list(d)")
+    elif isinstance(texts, (set, frozenset)):
+        raise InputError(f"texts is a {type(texts).__name__}, which has no order, so the vectors could not be matched "
+                         "to the texts; pass a list (e.g. sorted(texts))")
+    elif isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
         raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
-    items = list(texts)
+    else:
+        items, label = list(texts), lambda i: f"texts[{i}]"
     for i, text in enumerate(items):
         if not isinstance(text, str):
             hint = " (decode bytes first, e.g. data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) else ""
-            raise InputError(f"texts[{i}] is {type(text).__name__}, not str{hint}")
+            raise InputError(f"{label(i)} is {type(text).__name__}, not str{hint}")
+        at = lone_surrogate(text)
+        if at >= 0:
+            raise InputError(f"{label(i)} has a lone surrogate (U+{ord(text[at]):04X}) at character {at}; {FIX_SURROGATE}")
     return items
+
+
+def check_normalize(normalize) -> bool | None:
+    if normalize is None or isinstance(normalize, (bool, np.bool_)):
+        return None if normalize is None else bool(normalize)
+    raise InputError(f"normalize must be None, True or False, got {normalize!r}")
 
 
 class Embedder:
@@ -75,7 +97,7 @@ class Embedder:
 
     def tokenize(self, texts: Texts) -> list[list[int]]:
         """Token ids per text, as the model sees them (special tokens added, truncated)."""
-        return self.tokenizer.encode([texts] if isinstance(texts, str) else _check_texts(texts))
+        return self.tokenizer.encode(check_texts(texts))
 
     def encode(self, texts: Texts, batch_size: int = 32, normalize: bool | None = None,
                output: str = "sentence_embedding", show_progress_bar: bool = False,
@@ -92,11 +114,12 @@ class Embedder:
         with the same meaning: see minilm.st_compat.
         """
         finish = None
+        normalize = check_normalize(normalize)
         if st_options:
             from .st_compat import translate
             normalize, output, finish = translate(st_options, normalize, output)
         single = isinstance(texts, str)
-        items = [texts] if single else _check_texts(texts)
+        items = check_texts(texts)
         prefix = self._prompt(prompt_name, prompt)
         if prefix:
             items = [prefix + t for t in items]
@@ -114,7 +137,7 @@ class Embedder:
                    output: str = "sentence_embedding", show_progress_bar: bool = False, single: bool = False,
                    max_batch_tokens: int | None = None):
         """Like encode, from token ids (with [CLS]/[SEP], at most max_length each)."""
-        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        normalize = self.pipeline.normalize if normalize is None else check_normalize(normalize)
         executor = self.executor(output, normalize)
         calls = batches([len(x) for x in ids], batch_size, max_batch_tokens or self.max_batch_tokens)
         feeds = (self._feeds([ids[i] for i in chunk]) for chunk in calls)
@@ -141,7 +164,7 @@ class Embedder:
         with no padding (one text, or texts of one length) runs on the padded graph instead, which
         has the fused attention (runtime/fusion.py) and the same result. ``threads``: run on executors
         with that many threads instead of the model's (a server running several batches at once)."""
-        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        normalize = self.pipeline.normalize if normalize is None else check_normalize(normalize)
         out = np.zeros((len(ids), self.dim), np.float32)
         for chunk in batches([len(x) for x in ids]):
             batch = [ids[i] for i in chunk]

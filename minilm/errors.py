@@ -13,7 +13,7 @@
     └── PrecisionWarning (UserWarning)  warned, not raised: bf16 on a CPU without native bfloat16 (slower than fp32)
 
 Errors of onnx / onnxruntime / safetensors are re-raised as ours ``from exc``.
-The CLI maps these classes to exit codes through one table (``minilm.cli.EXIT_CODES``).
+The CLI maps these classes to exit codes through one table (``minilm.cli.main.EXIT_CODES``).
 """
 
 from __future__ import annotations

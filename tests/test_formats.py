@@ -55,8 +55,10 @@ for batch, length in ((1, 3), (7, 200)):
     rng = np.random.default_rng(batch)
     ids = rng.integers(1000, 30000, size=(batch, length)); ids[:, 0] = 101; ids[:, -1] = 102
     mask = np.ones_like(ids); mask[1:, length // 2:] = 0
-    out = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+    types = np.zeros_like(ids); types[::2, length // 3:] = 1  # every other row a pair: segment B typed 1
+    out = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
     np.save(f"{sys.argv[2]}/ids_{batch}.npy", ids); np.save(f"{sys.argv[2]}/mask_{batch}.npy", mask)
+    np.save(f"{sys.argv[2]}/types_{batch}.npy", types)
     np.save(f"{sys.argv[2]}/out_{batch}.npy", out[1]); assert out[0].shape == (batch, length, 384)
 assert "minilm" not in sys.modules
 """
@@ -70,11 +72,13 @@ def test_export_onnx_runs_in_plain_onnxruntime(tmp_path, capsys, int8):
     subprocess.run([sys.executable, "-c", PLAIN_ORT, str(out), str(tmp_path)], check=True, timeout=300)
     ref = minilm.load(backend="numpy")
     for batch in (1, 7):
-        ids, mask = np.load(tmp_path / f"ids_{batch}.npy"), np.load(tmp_path / f"mask_{batch}.npy")
+        ids, mask, types = (np.load(tmp_path / f"{name}_{batch}.npy") for name in ("ids", "mask", "types"))
         executor = ref.executor("sentence_embedding", True)
-        expected = executor.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})["sentence_embedding"]
+        expected = executor.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})["sentence_embedding"]
+        untyped = executor.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})["sentence_embedding"]
         got = np.load(tmp_path / f"out_{batch}.npy")
         assert cosine_rows(got, expected).min() >= (0.99 if int8 else 0.99999)
+        assert cosine_rows(got, untyped)[::2].max() < cosine_rows(got, expected)[::2].min()  # the types were used
     import onnx
     ops = [n.op_type for n in onnx.load(str(out)).graph.node]
     layers = ref.config.num_hidden_layers

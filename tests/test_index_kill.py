@@ -2,9 +2,10 @@
 
 Each run adds INPUT (300 texts, 50 per segment) through the real command in a subprocess, killed:
 at fixed stages (MINILM_INDEX_CRASH_AT: a segment written, all segments written but meta.json not
-replaced, meta.json replaced), as soon as the first new segment file appears (mid-write), and after
-a few delays. Then the index must open, equal the old or the new state, answer searches, and the
-same add rerun must succeed.
+replaced, meta.json replaced), and from outside as soon as it is seen to hold the writer lock (its
+first segment being embedded), the first new segment file appears (mid-write) or the fourth of six
+does. Then the index must open, equal the old or the new state, answer searches, and the same add
+rerun must succeed. No kill waits for time to pass: each waits for a state of the index folder.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,23 +69,44 @@ def test_kill_at_each_stage(setup, ort_embedder, stage, expect):
     assert _check_then_rerun(path, new, before, after, ort_embedder) == expect
 
 
-def test_kill_while_writing_segments(setup, ort_embedder):
-    path, new, before, after = setup
-    proc = _add(path, new)
+def _holds_lock(pid: int, lock: Path) -> bool:
+    """Whether process PID holds an flock on LOCK (/proc/locks: 'N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ...')."""
+    inode = os.stat(lock).st_ino
+    for line in Path("/proc/locks").read_text().split("\n"):
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[4] == str(pid) and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+def _kill_when(proc: subprocess.Popen, seen) -> None:
+    """SIGKILL PROC as soon as seen() holds (checked every 2 ms); fail if it exits first or 120 s pass."""
     deadline = time.monotonic() + 120
-    while not any(p.name.startswith("seg-0001") for p in path.iterdir()) and proc.poll() is None:
-        assert time.monotonic() < deadline
+    while not seen():
+        assert proc.poll() is None, f"the add ended (rc {proc.returncode}) before the state to kill it in"
+        assert time.monotonic() < deadline, "the state to kill it in never came"
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+def test_kill_while_writing_segments(setup, ort_embedder):
+    path, new, before, after = setup
+    proc = _add(path, new)
+    _kill_when(proc, lambda: any(p.name.startswith("seg-0001") for p in path.iterdir()))
     assert _check_then_rerun(path, new, before, after, ort_embedder) == "before"
 
 
-@pytest.mark.parametrize("delay", [1.0, 3.0])
-def test_kill_after_a_delay(setup, ort_embedder, delay):
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="Linux /proc/locks only")
+def test_kill_while_holding_the_lock(setup, ort_embedder):
     path, new, before, after = setup
     proc = _add(path, new)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    _check_then_rerun(path, new, before, after, ort_embedder)
+    _kill_when(proc, lambda: _holds_lock(proc.pid, path / "lock"))
+    assert _check_then_rerun(path, new, before, after, ort_embedder) == "before"
+
+
+def test_kill_midway_through_the_segments(setup, ort_embedder):
+    path, new, before, after = setup
+    proc = _add(path, new)
+    _kill_when(proc, lambda: any(p.name.startswith("seg-0004") for p in path.iterdir()))  # 3 of 6 done
+    assert _check_then_rerun(path, new, before, after, ort_embedder) == "before"

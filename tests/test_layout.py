@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minilm"
 MARK = "deliberate optional import"  # a comment on the import line exempts it (none needed today)
-CORE = {"__init__", "__main__", "errors", "config", "presets", "sources", "tokenizer", "embedder", "loading",
+CORE = {"__init__", "__main__", "errors", "logs", "atomic", "provenance", "config", "presets", "sources", "tokenizer", "embedder", "loading",
         "batching", "st_compat", "compare", "export"}
 
 
@@ -98,7 +98,8 @@ FLOORS = {  # a module under the key never imports one under any of the values
     "minilm.runtime": ("minilm.models", "minilm.embedder", "minilm.loading"),
 }
 ENGINE = ("minilm.graph", "minilm.models", "minilm.checkpoints", "minilm.runtime", "minilm.webnn", "minilm.embedder",
-          "minilm.loading", "minilm.config", "minilm.tokenizer", "minilm.sources", "minilm.presets", "minilm.export")
+          "minilm.loading", "minilm.config", "minilm.tokenizer", "minilm.sources", "minilm.presets", "minilm.export",
+          "minilm.tasks")
 ABOVE_ENGINE = ("minilm.cli", "minilm.server", "minilm.search", "minilm.jobs")
 
 

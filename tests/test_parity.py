@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minilm
+from minilm.models import packed as bert_packed
 from conftest import FIXTURES, cosine_rows, load_golden
 
 GOLDEN = "all-MiniLM-L6-v2"
@@ -66,6 +67,12 @@ def test_published_values(embedder):
     assert abs(float(np.linalg.norm(p)) - 1.18315) < 1e-5
 
 
+def typed_feeds(model, ids: list[int], types: list[int]) -> dict[str, np.ndarray]:
+    feeds = model._feeds([ids])
+    feeds["token_type_ids"] = np.array([types], np.int64)
+    return feeds
+
+
 @pytest.mark.parametrize("name", TINY)
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy", "torch"])
 def test_tiny_random_configs_match_transformers(name, backend):
@@ -83,15 +90,40 @@ def test_tiny_random_configs_match_transformers(name, backend):
         np.testing.assert_allclose(t, expected[f"last_hidden_state_{i}"], atol=1e-5)
 
 
+@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("backend", ["onnxruntime", "numpy", "torch"])
+def test_tiny_text_pairs_use_their_token_types(name, backend):
+    """Segment B typed 1, as a cross-encoder feeds a pair: the padded graph's token states and pooler
+    against transformers', and the packed graph against the padded one with the same types."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    folder = FIXTURES / "tiny" / name
+    pairs = json.loads((folder / "expected.json").read_text(encoding="utf-8"))["pairs"]
+    expected = np.load(folder / "expected.npz")
+    model = minilm.load(folder, backend=backend)
+    hidden, pooler = model.executor("token_embeddings", None), model.executor("pooler_output", None)
+    padded = model.executor("sentence_embedding", model.pipeline.normalize)
+    packed = model.executor("sentence_embedding", model.pipeline.normalize, packed=True)
+    ids = [p["input_ids"] for p in pairs]
+    packed_feeds = bert_packed.feeds(ids, model.config.pad_token_id)
+    packed_feeds["token_type_ids"] = np.array([t for p in pairs for t in p["token_type_ids"]], np.int64)
+    got_packed = packed.run(packed_feeds)["sentence_embedding"]
+    for i, pair in enumerate(pairs):
+        feeds = typed_feeds(model, pair["input_ids"], pair["token_type_ids"])
+        np.testing.assert_allclose(hidden.run(feeds)["token_embeddings"][0], expected[f"pair_last_hidden_state_{i}"], atol=1e-5)
+        np.testing.assert_allclose(pooler.run(feeds)["pooler_output"][0], expected[f"pair_pooler_output_{i}"], atol=1e-5)
+        np.testing.assert_allclose(got_packed[i], padded.run(feeds)["sentence_embedding"][0], atol=1e-5)
+
+
 @pytest.mark.parametrize("backend", ["onnxruntime", "numpy"])
 def test_l12_shaped_random_checkpoint_matches_transformers(tmp_path, backend):
-    from tinymodel import L12_CONFIG, L12_IDS, random_weights, write_tiny_model
+    from tinymodel import L12_CONFIG, L12_IDS, L12_SCALE, L12_TYPES, random_weights, write_tiny_model
 
-    folder = write_tiny_model(tmp_path / "all-MiniLM-L12-v2", random_weights(L12_CONFIG, seed=12, scale=0.05), L12_CONFIG)
+    folder = write_tiny_model(tmp_path / "all-MiniLM-L12-v2", random_weights(L12_CONFIG, seed=12, scale=L12_SCALE), L12_CONFIG)
     model = minilm.load(folder, backend=backend)  # named like the preset: its shape is checked too
     expected = np.load(FIXTURES / "l12_random.npz")
-    for i, ids in enumerate(L12_IDS):
-        feeds = model._feeds([ids])
+    for i, (ids, types) in enumerate(zip(L12_IDS, L12_TYPES)):
+        feeds = typed_feeds(model, ids, types)
         hidden = model.executor("token_embeddings", None).run(feeds)["token_embeddings"][0]
         pooler = model.executor("pooler_output", None).run(feeds)["pooler_output"][0]
         np.testing.assert_allclose(hidden, expected[f"last_hidden_state_{i}"], atol=1e-4)

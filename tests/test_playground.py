@@ -31,7 +31,8 @@ def test_page_and_static_files(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'id="heatmap"' in page.text and 'id="search-form"' in page.text and "https://" not in page.text
-    for name in ("app.js", "heatmap.js", "browser.js", "style.css", "pool.js", "tokenize.js"):
+    assert 'id="rerank-panel" hidden' in page.text  # shown by the page when the server has a reranker
+    for name in ("app.js", "heatmap.js", "browser.js", "style.css", "pool.js", "tokenize.js", "rerank.js"):
         assert client.get(f"/static/{name}").status_code == 200, name
     info = client.get("/playground.json").json()
     assert info["dim"] == 384 and info["search"] is True and info["model"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -22,7 +22,7 @@ AMX = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"}
 AVX512_BF16 = {"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}
 AVX2 = {"avx2"}
 BF16_MIN = 0.9999  # issue #19: bf16 keeps min cosine >= 0.9999 to fp32 / sentence-transformers
-needs_engine = pytest.mark.skipif(not prec.engine_installed(), reason="OpenVINO not installed (pip install 'minilm[openvino]')")
+needs_engine = pytest.mark.skipif(not prec.engine_installed(), reason="could not import 'openvino' (pip install 'minilm[openvino]')")
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_tiny_random_configs_at_each_precision(name):
 @pytest.fixture(scope="module")
 def bf16_model():
     if not prec.engine_installed():
-        pytest.skip("OpenVINO not installed (pip install 'minilm[openvino]')")
+        pytest.skip("could not import 'openvino' (pip install 'minilm[openvino]')")
     return minilm.load(precision="bf16")
 
 

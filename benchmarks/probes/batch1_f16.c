@@ -1,5 +1,5 @@
 /* Small-batch GEMM, y[m][n] = sum_k x[m][k] * w[k][n], with float32 or float16 weights and float32
- * arithmetic: the kernel benchmarks/probes/batch1_f16.py times (issue #3, batch-1 latency). A probe, not
+ * arithmetic: the kernel benchmarks/probes/batch1_f16.py times (batch-1 latency). A probe, not
  * product code. Weights are packed as [n / 16][k][16] so one pass streams them once; x has 12 rows (padded
  * with zero rows by the caller when fewer), one AVX-512 accumulator each per 16 columns. Build: gcc -O3 -march=native -shared -fPIC. */
 #include <immintrin.h>

@@ -1,4 +1,4 @@
-"""Is a batch-1 query bound by reading the weights? (issue #3: single query p50 <= 0.7x plain ORT)
+"""Is a batch-1 query bound by reading the weights? (target: a single query's p50 <= 0.7x plain ORT's)
 
     python benchmarks/probes/batch1_memory.py [--rows 12] [--calls 50] [--rounds 5] [--float16]
 

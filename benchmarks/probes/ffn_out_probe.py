@@ -1,4 +1,4 @@
-"""The feed-forward output projection in int8 with its outlier channels kept float32 (issue #3).
+"""The feed-forward output projection in int8 with its outlier channels kept float32.
 
     MINILM_CACHE_DIR=off python benchmarks/probes/ffn_out_probe.py "0/;4/;16/;4/3,4"
 

@@ -1,4 +1,4 @@
-"""How fast can int8 get with ONNX Runtime's int8 kernels, fidelity aside? (issue #3)
+"""How fast can int8 get with ONNX Runtime's int8 kernels, fidelity aside?
 
     MINILM_CACHE_DIR=off python benchmarks/probes/int8_ceiling.py [--short 2000] [--long 100] [--repeat 3]
 
@@ -11,8 +11,8 @@ fidelity), our float32 model, and plain ONNX Runtime on the torch export, float3
 Two settings: one thread, CPU time of this thread; and two threads, wall time, each engine as it runs
 in its product (ours: two concurrent runs of a one-thread session, as `run_many`; plain ORT: one
 two-thread session). Best of --repeat, interleaved. Prints each time and its ratio to plain ORT int8.
-If int8-all is under 1.2x plain ORT int8, no graph rewrite on these kernels meets the int8 target of
-issue #3, since holding the fidelity bound only adds work to it. A developer's probe: it checks nothing.
+If int8-all is under 1.2x plain ORT int8, no graph rewrite on these kernels meets the int8 target,
+since holding the fidelity bound only adds work to it. A developer's probe: it checks nothing.
 """
 
 from __future__ import annotations

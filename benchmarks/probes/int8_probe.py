@@ -1,4 +1,4 @@
-"""int8 variants of the fused model: fidelity to float32 and single-thread CPU time (issue #3).
+"""int8 variants of the fused model: fidelity to float32 and single-thread CPU time.
 
     python benchmarks/probes/int8_probe.py [--short 1000] [--long 40] [--variants fp32,int8,int8-all,...]
 

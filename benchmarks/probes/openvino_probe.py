@@ -1,4 +1,4 @@
-"""OpenVINO as a runtime for minilm's graph, against minilm and plain ONNX Runtime (issue #3).
+"""OpenVINO as a runtime for minilm's graph, against minilm and plain ONNX Runtime.
 
     pip install openvino   # not a minilm dependency; this probe installs nothing
     python benchmarks/probes/openvino_probe.py [--short 2000] [--long 150] [--threads 2] [--repeat 4]

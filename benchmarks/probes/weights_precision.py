@@ -1,4 +1,4 @@
-"""Would float16 or bfloat16 weights hold the float32 fidelity bound? (issue #3, batch-1 latency)
+"""Would float16 or bfloat16 weights hold the float32 fidelity bound? (batch-1 latency)
 
     MINILM_CACHE_DIR=off python benchmarks/probes/weights_precision.py [--short 3000] [--long 100]
 

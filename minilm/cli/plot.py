@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..atomic import atomic_path, output_file
 from ..errors import MissingDependencyError
 
 
@@ -20,6 +21,7 @@ def _label(text: str, width: int = 40) -> str:
 
 
 def plot_heatmap(texts: list[str], matrix: np.ndarray, path: str | os.PathLike) -> None:
+    output_file(path)  # a folder or a device refused before matplotlib is imported
     try:
         import matplotlib
         matplotlib.use("Agg")  # files only, no display needed
@@ -40,6 +42,7 @@ def plot_heatmap(texts: list[str], matrix: np.ndarray, path: str | os.PathLike) 
     fig.colorbar(image, ax=ax, label="cosine similarity", shrink=0.8)
     fig.tight_layout()
     try:
-        fig.savefig(path, bbox_inches="tight")
+        with atomic_path(path) as tmp:  # the temporary keeps the suffix: matplotlib picks the format by it
+            fig.savefig(tmp, bbox_inches="tight")
     finally:
         plt.close(fig)

@@ -18,7 +18,8 @@ memory-mapped (see docs/search.md for the measurements behind that choice).
 Ids: --id-field NAME (a JSONL field or a CSV / Parquet column), else row numbers continuing the index's
 count; ids must be unique within the index (an add with an id already present fails and changes nothing).
 Metadata: --meta NAME (repeatable) stores those fields with each text and prints them with --json.
-An add is all or nothing: killed at any moment it leaves the index as it was."""
+An add is all or nothing: killed at any moment it leaves the index as it was. Each file's CRC-32 is in
+meta.json: a search checks a segment the first time it reads it, `minilm index verify` checks them all."""
 
 
 def _rows(args):
@@ -51,15 +52,36 @@ def cmd_build(args, parser) -> int:
 
 
 def _open(args):
-    """The index, with --model if given, else the model it records (on --backend, --threads ...)."""
-    from .common import load_model
-    from ..search.index import Index
-    from ..search.store import read_manifest
+    """The index, with its recorded model and settings; --model, --max-length, --tokenizer, --precision / --int8 override
+    them (and are refused if they would make other vectors); --backend and --threads apply."""
     from pathlib import Path
-    if args.model is None:  # the recorded folder, else (index copied from another machine) its hub id
-        record = read_manifest(Path(args.index))["model"]
-        args.model = record["path"] if Path(record["path"]).exists() else record["name"]
-    return Index.open(args.index, embedder=load_model(args))
+
+    from ..search.index import Index
+    from ..search.model_record import load_recorded
+    from ..search.store import read_manifest
+    record = read_manifest(Path(args.index))["model"]
+    embedder = load_recorded(record, model=args.model, backend=args.backend, threads=args.threads,
+                             max_length=args.max_length, tokenizer=args.tokenizer,
+                             quantize="int8" if getattr(args, "int8", False) else None,
+                             precision=getattr(args, "precision", None))
+    return Index.open(args.index, embedder=embedder)
+
+
+def cmd_verify(args, parser) -> int:
+    from ..errors import SearchIndexError
+    from ..search.verify import verify
+    start = time.perf_counter()
+    report = verify(args.index)
+    if report["problems"]:
+        raise SearchIndexError(f"{args.index}: {len(report['problems'])} of {report['files']} files are corrupt:\n  "
+                               + "\n  ".join(report["problems"]))
+    old = f"; {report['unchecksummed']} segments written without checksums, checked as unit vectors" \
+        if report["unchecksummed"] else ""
+    strays = f"; {len(report['strays'])} files not in meta.json (a killed writer's; the next add deletes them)" \
+        if report["strays"] else ""
+    print(f"{args.index}: ok, {report['rows']} rows in {report['segments']} segments, {report['files']} files match "
+          f"meta.json{old}{strays} ({time.perf_counter() - start:.2f} s)")
+    return 0
 
 
 def cmd_add(args, parser) -> int:
@@ -78,12 +100,22 @@ def _line(text: str, width: int) -> str:
 
 
 def cmd_search(args, parser) -> int:
+    if args.candidates is not None and not args.rerank:
+        parser.error("--candidates applies with --rerank MODEL")
     index = _open(args)
-    results = index.search(args.queries, k=args.k, exact=args.exact)
+    if args.rerank:  # retrieve the candidates by the index, rerank them with the cross-encoder
+        from ..search.rerank import CANDIDATES, search
+        from ..tasks import CrossEncoder
+        cross_encoder = CrossEncoder(args.rerank, backend=args.backend, threads=args.threads)
+        results = search(index, args.queries, cross_encoder, k=args.k, candidates=args.candidates or CANDIDATES,
+                         exact=args.exact)
+    else:
+        results = index.search(args.queries, k=args.k, exact=args.exact)
     for n, (query, found) in enumerate(zip(args.queries, results)):
         if args.json:
             print(json.dumps({"query": query, "results": [
                 {"rank": r, "id": x.id, "score": round(x.score, 6), "text": x.text, "metadata": x.metadata}
+                | ({"retrieval_score": round(x.retrieval_score, 6)} if args.rerank else {})
                 for r, x in enumerate(found, 1)]}, ensure_ascii=False))
             continue
         if len(args.queries) > 1:
@@ -119,12 +151,22 @@ def register(command, common, inputs) -> None:
                          description=INDEX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("index", metavar="INDEX")
     add.set_defaults(run=cmd_add, parser=add)
+    check = sub.add_parser("verify", help="check every file of an index against the checksums in its meta.json",
+                           description="Each segment's .npy and .jsonl against the CRC-32 recorded when it was written, "
+                           "and the rows' shape; exit 8 naming each corrupt file. Needs no model.")
+    check.add_argument("index", metavar="INDEX")
+    check.set_defaults(run=cmd_verify, parser=check)
     search = command("search", "print the texts of an index most similar to a query", [common], cmd_search,
                      "Ranked by cosine similarity, best first: rank, score (4 decimals), id, text (cut to 80 characters).\n"
                      "--json: one object per query {query, results: [{rank, id, score, text, metadata}]}.\n"
-                     "The model is the one the index was built with unless --model is given.")
+                     "The model is the one the index was built with unless --model is given.\n"
+                     "--rerank MODEL: retrieve --candidates texts (default 100) by the index, then order them by the\n"
+                     "cross-encoder MODEL's score of (query, text) and keep the best K; score is then the cross-encoder's\n"
+                     "and --json adds retrieval_score (the cosine).")
     search.add_argument("index", metavar="INDEX")
     search.add_argument("queries", nargs="+", metavar="QUERY")
     search.add_argument("-k", type=positive_int, default=10, metavar="K", help="results per query (default: 10)")
     search.add_argument("--json", action="store_true", help="print JSON lines")
     search.add_argument("--exact", action="store_true", help="exact search even when the index keeps an HNSW graph")
+    search.add_argument("--rerank", metavar="MODEL", help="a cross-encoder (path or name) to rerank the candidates with")
+    search.add_argument("--candidates", type=positive_int, metavar="N", help="--rerank: texts retrieved to rerank (default: 100)")

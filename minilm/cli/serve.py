@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import load_model, positive_int
+from .common import load_model, thread_count
 
 
 def cmd_serve(args, parser) -> int:
     from ..server import serve
+    from ..tasks import Classifier, CrossEncoder
     model = load_model(args)
-    print(f"minilm serving {model.path.name} ({model.precision}) on http://{args.host}:{args.port} "
+    options = {"backend": args.backend, "threads": args.threads}
+    reranker = CrossEncoder(args.reranker, **options) if args.reranker else None
+    classifier = Classifier(args.classifier, **options) if args.classifier else None
+    heads = "".join(f", {what} {m.path.name}" for what, m in (("reranker", reranker), ("classifier", classifier)) if m)
+    print(f"minilm serving {model.path.name} ({model.precision}){heads} on http://{args.host}:{args.port} "
           "(playground at /, OpenAPI at /openapi.json)",
           file=sys.stderr)
-    serve(model, args.host, args.port, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
+    serve(model, args.host, args.port, reranker=reranker, classifier=classifier, max_batch_tokens=args.max_batch_tokens, max_wait_ms=args.max_wait_ms,
           max_inputs=args.max_inputs, max_input_chars=args.max_input_chars, max_queue=args.max_queue, api_key=args.api_key,
           index=args.index, workers=args.workers)
     return 0
@@ -33,7 +38,10 @@ def register(command, common, inputs) -> None:
     srv.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (413 above)")
     srv.add_argument("--max-input-chars", type=int, default=100_000, help="characters per input (413 above)")
     srv.add_argument("--max-queue", type=int, default=1024, help="batches waiting before 429")
-    srv.add_argument("--workers", type=positive_int, metavar="N",
+    srv.add_argument("--workers", type=thread_count, metavar="N",
                      help="batches run at once, each on threads/N cores; a batch alone gets all of them "
                           "(default: 2 with 2+ threads on onnxruntime, else 1)")
     srv.add_argument("--index", metavar="PATH", help="an index built by `minilm index`: enables POST /search and the page's search panel")
+    srv.add_argument("--reranker", metavar="MODEL", help="a cross-encoder (path or name): enables POST /rerank (TEI), "
+                     "/v1/rerank (Cohere / Jina), /predict, and the page's rerank panel")
+    srv.add_argument("--classifier", metavar="MODEL", help="a sequence-classification model: serves POST /predict (TEI)")

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..atomic import atomic_folder, atomic_write
+from ..errors import GraphError, InputError
+from ..graph import limits
+from ..graph.ir import DTYPES, dtype_name, format_shape
+from ..graph.limits import size_text
 from ..runtime import BACKENDS
+from .common import positive_int, thread_count
 
 
 def _load_graph(args):
     from ..webnn import files
-    return files.load(args.file, args.weights, args.manifest)
+    try:
+        return files.load(args.file, args.weights, args.manifest, max_bytes=args.max_bytes)
+    except GraphError as exc:  # the graph file is this command's input: bad input (exit 5)
+        raise InputError(str(exc)) from exc
 
 
 def summary(graph, path: str) -> dict:
@@ -62,20 +72,60 @@ def _feeds(pairs: list[str], graph, parser) -> dict[str, np.ndarray]:
     for name, path in paths.items():
         try:
             feeds[name] = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, EOFError) as exc:
             raise InputError(f"--input {name}: {path} is not a .npy array; write one with numpy.save(path, array)") from exc
+        if not isinstance(feeds[name], np.ndarray):
+            raise InputError(f"--input {name}: {path} is a .npz archive, not one .npy array")
     return feeds
+
+
+def _sizes(graph, feeds: dict[str, np.ndarray], paths: list[str]) -> dict[str, int]:
+    """Each feed against its input (dtype, rank, static sizes); the symbols' sizes. Bad input: InputError."""
+    given = dict(pair.partition("=")[::2] for pair in paths)
+    sizes: dict[str, int] = {}
+    for name, operand in graph.inputs.items():
+        array, want = feeds[name], np.dtype(DTYPES[operand.dtype])
+        if array.dtype != want or array.ndim != operand.rank or any(
+                isinstance(d, int) and d != n for d, n in zip(operand.shape, array.shape)):
+            raise InputError(f"--input {name}: the graph's input {name!r} is {operand.dtype}{format_shape(operand.shape)}, "
+                             f"{given[name]} is {dtype_name(array.dtype) if array.dtype in DTYPES.values() else array.dtype}"
+                             f"{list(array.shape)}")
+        for dim, size in zip(operand.shape, array.shape):
+            if isinstance(dim, str) and sizes.setdefault(dim, size) != size:
+                raise InputError(f"--input {name}: dimension {dim!r} is {size} here but {sizes[dim]} in another input")
+    return sizes
+
+
+def _check_space(out: Path, need: int) -> None:
+    """OSError(ENOSPC) before a run whose outputs would not fit where they go."""
+    where = out
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise OSError(errno.ENOSPC, f"No space left on device for the outputs: they need {size_text(need)}, "
+                                    f"{size_text(free)} are free (free some space, or choose another --output-dir)", str(out))
 
 
 def cmd_run(args, parser) -> int:
     from ..runtime import make_executor
     graph = _load_graph(args)
     feeds = _feeds(args.input or [], graph, parser)
-    results = make_executor(args.backend, graph, args.threads).run(feeds)
+    sizes = _sizes(graph, feeds, args.input or [])
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output-dir {out} exists and is not a folder; give a folder path (it is created if missing)")
+    try:  # the symbols are sized now: count again, with the constants already held
+        need = limits.check(graph, args.max_bytes, sizes, held=limits.filled_bytes(graph.constants))
+    except GraphError as exc:
+        raise InputError(f"{args.file}: with these inputs, {exc}") from exc
+    _check_space(out, need + 128 * len(graph.outputs))  # + a .npy header each
+    results = make_executor(args.backend, graph, args.threads).run(feeds)
+    with atomic_folder(out) as stage:  # all outputs complete before any replaces an old one
+        for name, value in results.items():
+            with atomic_write(stage / f"{name}.npy") as f:
+                np.save(f, value)
     for name, value in results.items():
-        np.save(out / f"{name}.npy", value)
         print(f"wrote {out / name}.npy: {value.dtype}{list(value.shape)}", file=sys.stderr)
     return 0
 
@@ -128,6 +178,9 @@ def register(command, common, inputs) -> None:
     files.add_argument("file", metavar="FILE.webnn")
     files.add_argument("--weights", metavar="F", help="the .weights file (default: FILE with .weights)")
     files.add_argument("--manifest", metavar="M", help="the manifest (default: FILE.manifest.json, else manifest.json beside it)")
+    files.add_argument("--max-bytes", type=positive_int, default=limits.DEFAULT_MAX_BYTES, metavar="N",
+                       help="refuse a graph whose run would hold more than N bytes of operands at once "
+                            "(default 4 GiB; .weights tensors are memory-mapped and not counted)")
     check = sub.add_parser("check", parents=[files], help="validate a graph and print a summary",
                            description="Parse and build the graph with its weights (every check runs), then print "
                                        "inputs, outputs, operation counts and constant bytes.")
@@ -137,7 +190,7 @@ def register(command, common, inputs) -> None:
     run.add_argument("--input", action="append", metavar="NAME=ARRAY.npy", help="one per graph input")
     run.add_argument("--output-dir", required=True, metavar="DIR")
     run.add_argument("--backend", choices=["numpy", "onnxruntime"], default="numpy", help="default: numpy")
-    run.add_argument("--threads", type=int, metavar="N")
+    run.add_argument("--threads", type=thread_count, metavar="N", help="default: all cores; at most 4 x the cores")
     run.set_defaults(run=cmd_run, parser=run)
     compare = command("compare", "compare embeddings from two backends, two models, or a reference", [common, inputs],
                       cmd_compare, """Prints per text and overall: cosine similarity, euclidean distance, MSE and MAE,

@@ -115,6 +115,7 @@ class Graph:
                 kept.append(node)
                 needed.update(node.inputs)
         kept.reverse()
+        needed.update(o for node in kept for o in node.outputs)  # a kept split's unused parts too
         return Graph(
             name=self.name,
             inputs={k: v for k, v in self.inputs.items() if k in needed},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import GraphError
-from . import shapes_nn
+from . import options, shapes_nn
 from .ir import DTYPES, Dim, Operand, Shape, factors, format_shape
 
 FLOATS = ("float32", "float16")
@@ -114,9 +114,16 @@ def _softmax(op: str, xs: list[Operand], attrs: dict) -> list:
     return _float_unary(op, xs, attrs)
 
 
+def _axes(op: str, axes: list[int], rank: int) -> list[int]:
+    found = [_axis(op, a, rank) for a in axes]
+    if len(set(found)) != len(found):
+        raise _fail(op, f"axes {list(axes)} name an axis twice")
+    return found
+
+
 def _layer_norm(op: str, xs: list[Operand], attrs: dict) -> list:
     x, rest = xs[0], xs[1:]
-    axes = [_axis(op, a, x.rank) for a in attrs["axes"]]
+    axes = _axes(op, attrs["axes"], x.rank)
     norm_shape = tuple(x.shape[a] for a in axes)
     for p in rest:
         if p.shape != norm_shape:
@@ -128,7 +135,7 @@ def _layer_norm(op: str, xs: list[Operand], attrs: dict) -> list:
 def _reduce(op: str, xs: list[Operand], attrs: dict) -> list:
     x = xs[0]
     axes = attrs.get("axes")
-    axes = list(range(x.rank)) if axes is None else [_axis(op, a, x.rank) for a in axes]
+    axes = list(range(x.rank)) if axes is None else _axes(op, axes, x.rank)
     keep = attrs.get("keepDimensions", False)
     shape = tuple((1 if i in axes else d) for i, d in enumerate(x.shape) if keep or i not in axes)
     return [(x.dtype, shape)]
@@ -254,4 +261,5 @@ def infer(op: str, operands: list[Operand], attributes: dict[str, Any]) -> list[
     rule = RULES.get(op)
     if rule is None:
         raise GraphError(f"unknown operation {op!r}; supported: {', '.join(sorted(RULES))}")
+    options.check(op, attributes)
     return rule(op, operands, attributes)

@@ -114,7 +114,10 @@ def instance_normalization(op: str, xs: list[Operand], attrs: dict) -> list:
 
 def split(op: str, xs: list[Operand], attrs: dict) -> list:
     x = xs[0]
-    axis = attrs.get("axis", 0) % max(x.rank, 1)
+    axis = attrs.get("axis", 0)
+    if not -x.rank <= axis < x.rank:
+        raise _fail(op, f"axis {axis} is out of range for {x!r}")
+    axis %= x.rank
     dim, splits = x.shape[axis], attrs["splits"]
     if not isinstance(dim, int):
         raise _fail(op, f"axis {axis} of {x!r} must be static")

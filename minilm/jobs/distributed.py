@@ -12,9 +12,11 @@ shared filesystem given as ``model``. Extra: ``pip install 'minilm[ray]'``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import inspect
 import os
+import secrets
 
 from ..errors import InputError, MissingDependencyError
 
@@ -113,7 +115,14 @@ def write_in_order(ds, output: str) -> None:
     fs.create_dir(root, recursive=True)
 
     @ray.remote(num_cpus=0.25)
-    def write(table, path):
-        pq.write_table(table, path, filesystem=fs)
+    def write(table, name):  # under a temporary name, then moved: a reader never sees half a part (minilm.atomic)
+        tmp = f"{root}/.{name}.tmp-{secrets.token_hex(4)}.parquet"
+        try:
+            pq.write_table(table, tmp, filesystem=fs)
+            fs.move(tmp, f"{root}/{name}.parquet")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fs.delete_file(tmp)
+            raise
 
-    ray.get([write.remote(ref, f"{root}/part-{i:06}.parquet") for i, ref in enumerate(ds.to_arrow_refs())])
+    ray.get([write.remote(ref, f"part-{i:06}") for i, ref in enumerate(ds.to_arrow_refs())])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError, MissingDependencyError
+from ..tokenizer import lone_surrogate
 
 
 def kind(path: str, field: str | None = None, column: str | None = None) -> str:
@@ -65,10 +66,18 @@ def _jsonl(path: str, field: str | None) -> Iterator[str]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}: line {number} is not JSON ({exc.msg} at column {exc.colno})") from exc
+        except ValueError as exc:  # an integer of more than 4300 digits
+            raise InputError(f"{name}: line {number} cannot be read as JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise InputError(f"{name}: line {number} is JSON nested too deeply to read") from exc
         if not isinstance(record, dict) or key not in record:
             raise InputError(f"{name}: line {number} has no field {key!r}; choose one with --field")
         if not isinstance(record[key], str):
             raise InputError(f"{name}: line {number}: field {key!r} is {type(record[key]).__name__}, not a string")
+        at = lone_surrogate(record[key])
+        if at >= 0:
+            raise InputError(f"{name}: line {number}: field {key!r} has a lone surrogate (U+{ord(record[key][at]):04X}) "
+                             f"at character {at}, a \\u escape without its pair; fix the line")
         yield record[key]
 
 

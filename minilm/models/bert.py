@@ -100,11 +100,9 @@ def l2_normalize(g: GraphBuilder, x: Operand) -> Operand:
     return g.div(x, g.clamp(norm, minValue=1e-12))
 
 
-def build(cfg: BertConfig, weights: dict[str, np.ndarray], pooling: str = "mean", normalize: bool = True,
-          outputs: tuple[str, ...] = ("sentence_embedding",)) -> Graph:
-    """The graph from token ids to the requested outputs (see OUTPUTS)."""
-    g = GraphBuilder("bert")
-    w = lambda key: g.constant(weights[key], name=key)  # noqa: E731
+def encoder(g: GraphBuilder, cfg: BertConfig, w) -> tuple[Operand, Operand]:
+    """Inputs input_ids, attention_mask, token_type_ids (B, T) -> the last hidden state (B, T, D) and the
+    float attention mask (B, T). ``w(key)`` is the constant of a checkpoint tensor."""
     input_ids = g.input("input_ids", "int64", [B, T])
     attention_mask = g.input("attention_mask", "int64", [B, T])
     token_type_ids = g.input("token_type_ids", "int64", [B, T])
@@ -122,14 +120,27 @@ def build(cfg: BertConfig, weights: dict[str, np.ndarray], pooling: str = "mean"
 
     for i in range(cfg.num_hidden_layers):
         x = encoder_layer(g, x, additive, w, cfg, i)                                # (B, T, D)
+    return x, maskf
 
+
+def pooler(g: GraphBuilder, x: Operand, w) -> Operand:
+    """BertPooler: tanh(dense(x[:, 0])), (B, T, D) -> (B, D)."""
+    cls = g.gather(x, g.constant(np.int64(0), "int64"), axis=1)                    # (B, D)
+    return g.tanh(linear(g, cls, w, "pooler.dense"))
+
+
+def build(cfg: BertConfig, weights: dict[str, np.ndarray], pooling: str = "mean", normalize: bool = True,
+          outputs: tuple[str, ...] = ("sentence_embedding",)) -> Graph:
+    """The graph from token ids to the requested outputs (see OUTPUTS)."""
+    g = GraphBuilder("bert")
+    w = lambda key: g.constant(weights[key], name=key)  # noqa: E731
+    x, maskf = encoder(g, cfg, w)                                                   # (B, T, D), (B, T)
     result = {}
     if "token_embeddings" in outputs:
         result["token_embeddings"] = x
     if "sentence_embedding" in outputs:
         pooled = pool(g, x, g.reshape(maskf, [B, T, 1]), pooling, cfg.max_position_embeddings)  # (B, D)
         result["sentence_embedding"] = l2_normalize(g, pooled) if normalize else pooled
-    if "pooler_output" in outputs:  # BertPooler: tanh(dense(x[:, 0]))
-        cls = g.gather(x, g.constant(np.int64(0), "int64"), axis=1)                # (B, D)
-        result["pooler_output"] = g.tanh(linear(g, cls, w, "pooler.dense"))
+    if "pooler_output" in outputs:
+        result["pooler_output"] = pooler(g, x, w)                                  # (B, D)
     return g.build(result)

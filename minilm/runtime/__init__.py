@@ -35,6 +35,28 @@ def check_backend(backend: str) -> str:
     return backend
 
 
+THREADS_PER_CORE = 4  # above this many threads per core, a thread count is a mistake (10,000 took minutes to stop)
+
+
+def max_threads() -> int:
+    """The most threads a run may ask for: THREADS_PER_CORE x the cores this process may use."""
+    from .ort import default_threads
+    return THREADS_PER_CORE * default_threads()
+
+
+def check_threads(threads, what: str = "threads") -> int | None:
+    """``threads`` (None: the default) if it is a positive integer within ``max_threads()``, else ValueError."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{what} must be a positive integer, got {threads!r}")
+    if threads > max_threads():
+        from .ort import default_threads
+        raise ValueError(f"{what} must be at most {max_threads()} ({THREADS_PER_CORE} x the {default_threads()} cores "
+                         f"this process may use), got {threads}")
+    return threads
+
+
 OPTIONS = {"numpy": (), "onnxruntime": ("quantize", "workers", "fuse", "cache", "calibration"),
            "openvino": ("precision", "workers", "cache"), "torch": ("device", "dtype")}
 
@@ -46,7 +68,7 @@ def make_executor(backend: str, graph: Graph, threads: int | None = None, **opti
     if wrong:
         owners = [b for b, names in OPTIONS.items() if wrong[0] in names]
         raise BackendError(f"{', '.join(wrong)}= applies to the {owners[0] if owners else 'no'} backend only, not {backend!r}")
-    return BACKENDS[check_backend(backend)](graph, threads, **options)
+    return BACKENDS[check_backend(backend)](graph, check_threads(threads), **options)
 
 
-__all__ = ["BACKENDS", "check_backend", "make_executor"]
+__all__ = ["BACKENDS", "check_backend", "check_threads", "make_executor", "max_threads"]

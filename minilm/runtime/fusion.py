@@ -12,7 +12,7 @@ The WebNN graph stays as models/bert.py writes it; only its ONNX form changes:
 The residual layer norms stay ``Add`` + ``Add`` + ``LayerNormalization``: ONNX Runtime 1.32's
 ``SkipLayerNormalization`` CPU kernel measured 3.4x slower than those three (ORT profiler, 1 thread, 1,500
 short texts: 0.61 s against 0.18 s of ~5 s of kernel time; the whole model 8-9% faster without it,
-short and long texts, 2 threads; docs/perf-notes.md).
+short and long texts, 2 threads; docs/notes/performance.md).
 
 A pattern that does not match exactly is left to the plain lowering, so any graph still lowers.
 """

@@ -36,16 +36,21 @@ class NumpyExecutor:
         sizes = bind_symbols(graph, feeds)
         values: dict[str, np.ndarray] = dict(graph.constants)
         values.update({k: feeds[k] for k in graph.inputs})
-        for node in graph.nodes:
+        # a node output is dropped after its last use (what minilm.graph.limits counts), outputs kept
+        last = {name: i for i, node in enumerate(graph.nodes) for name in node.inputs}
+        kept = set(graph.outputs.values()) | set(graph.inputs) | set(graph.constants)
+        for step, node in enumerate(graph.nodes):
             attrs = {k: _resolve(v, sizes) for k, v in node.attributes.items()}
             args = [values[i] for i in node.inputs]
             if node.op != "cast":  # float16 math runs in float32, rounded once at the end
                 args = [a.astype(np.float32) if a.dtype == np.float16 else a for a in args]
             try:
                 result = KERNELS[node.op](*args, **attrs)
-            except (ValueError, TypeError, IndexError) as exc:
+            except (ValueError, TypeError, IndexError, OverflowError, ZeroDivisionError, KeyError) as exc:
                 raise BackendError(f"numpy executor: {node.op} -> {node.outputs[0]} failed: {exc}") from exc
             results = result if isinstance(result, list) else [result]
             for name, value in zip(node.outputs, results):
                 values[name] = np.asarray(value, dtype=graph.operands[name].dtype)
+            for name in {n for n in (*node.inputs, *node.outputs) if last.get(n, -1) <= step} - kept:
+                del values[name]
         return {name: values[operand] for name, operand in graph.outputs.items()}

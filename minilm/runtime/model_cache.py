@@ -14,7 +14,7 @@ deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
 
 An entry's weights live beside it in ``models/<key>.data`` (ONNX external data), which ONNX Runtime
 memory-maps instead of parsing a 90 MB protobuf and copying every tensor: the word-embedding rows
-no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/perf-notes.md).
+no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/notes/performance.md).
 An OpenVINO entry (runtime/openvino_exec.py) is ``models/<key>.xml`` with its weights in ``<key>.bin``.
 """
 
@@ -30,7 +30,10 @@ from typing import Callable
 
 import numpy as np
 
+from .. import logs
 from ..graph import Graph
+
+log = logs.get("cache")
 
 DISABLED = ("off", "0", "none", "")
 DATA = ".data"  # suffix of an entry's weights file, written beside its .onnx
@@ -98,7 +101,14 @@ def _entry(key: str, suffix: str = ".onnx") -> Path | None:
 def lookup(key: str, suffix: str = ".onnx") -> Path | None:
     """The cached model file for ``key`` (``suffix``: ".onnx", or ".xml" for an OpenVINO model), or None."""
     path = _entry(key, suffix)
-    return path if path is not None and path.is_file() and path.stat().st_size > 0 else None
+    if path is None:
+        log.debug("cache disabled (MINILM_CACHE_DIR=off): the model is optimised in memory")
+        return None
+    if path.is_file() and path.stat().st_size > 0:
+        log.info("cache hit: %s", path)
+        return path
+    log.info("cache miss: %s (lowering and optimising; seconds)", path.name)
+    return None
 
 
 def data_name(model: Path) -> str:
@@ -111,6 +121,7 @@ def discard(key: str, suffix: str = ".onnx") -> None:
     path = _entry(key, suffix)
     if path is None:
         return
+    log.warning("cache entry %s could not be loaded: removed, the model is rebuilt", path)
     for other in [path] + list(path.parent.glob(f"{key}.*")):
         try:
             other.unlink()
@@ -137,7 +148,8 @@ def store(key: str, write: Callable[[Path], None], suffix: str = ".onnx") -> Pat
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=".tmp-"))
-    except OSError:
+    except OSError as exc:
+        log.info("cache folder %s not writable (%s): the model is optimised in memory", path.parent, exc.strerror or exc)
         return None
     try:
         model = tmp / path.name
@@ -150,8 +162,10 @@ def store(key: str, write: Callable[[Path], None], suffix: str = ".onnx") -> Pat
             if other != model:
                 os.replace(other, path.parent / other.name)
         os.replace(model, path)
+        log.info("cache entry written: %s", path)
         return path
-    except OSError:
+    except OSError as exc:
+        log.info("cache entry %s not written (%s): the model is optimised in memory", path.name, exc.strerror or exc)
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

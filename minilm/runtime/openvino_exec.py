@@ -60,13 +60,13 @@ def lowered(graph: Graph):
 
 
 class OpenVinoExecutor:
-    """``precision``: "bf16" or "fp32" (OpenVINO's INFERENCE_PRECISION_HINT); ``threads``: CPU threads
+    """``precision``: "fp32" (default) or "bf16" (OpenVINO's INFERENCE_PRECISION_HINT); ``threads``: CPU threads
     (default: the cores this process may use), one stream each; ``workers``: calls in flight in
     ``run_many`` (default: one per stream); ``cache``: keep the lowered model on disk (model_cache)."""
 
     name = "openvino"
 
-    def __init__(self, graph: Graph, threads: int | None = None, precision: str = "bf16", cache: bool = True,
+    def __init__(self, graph: Graph, threads: int | None = None, precision: str = "fp32", cache: bool = True,
                  workers: int | None = None):
         from .ort import default_threads
         if precision not in HINTS:

@@ -1,6 +1,6 @@
 """The ONNX Runtime executor: lowers the graph to ONNX and runs it in an InferenceSession.
 
-Speed (docs/perf-notes.md): the graph is lowered with fused attention (runtime/fusion.py), optionally
+Speed (docs/notes/performance.md): the graph is lowered with fused attention (runtime/fusion.py), optionally
 quantised to int8 (runtime/quantize.py), and the optimised model is kept in a cache
 (runtime/model_cache.py) so a new process skips lowering and optimising. Batches run
 ``workers`` at a time on one session (``run_many``), which scales better on a few cores than one run
@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .. import logs
 from ..errors import BackendError
 from ..graph import Graph
 from .feeds import bind_symbols
@@ -27,8 +28,9 @@ QUANTIZE = (None, "int8")
 # model does (quantize_dynamic adds shape information, which the fusion's checks need): there
 # SkipLayerNormalization took 0.37 of 2.09 s kernel time against 0.08 s for the unfused ops, and
 # turning the fusion off made int8 1.16-1.18x faster on short texts, 1.10-1.13x on long, at the
-# same fidelity (AVX-512 machine, docs/perf-notes.md).
+# same fidelity (AVX-512 machine, docs/notes/performance.md).
 DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+log = logs.get("runtime")
 
 
 def default_threads() -> int:
@@ -66,7 +68,7 @@ def _session_options(threads: int, level: str = "ORT_ENABLE_ALL"):
 class OnnxRuntimeExecutor:
     """Fast path. ``threads``: intra-op threads (default: the cores this process may use). ``workers``:
     concurrent runs for ``run_many`` (default 1: one run after another, each on all intra-op threads; on a quiet
-    2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/perf-notes.md). ``fuse``: contrib-op lowering;
+    2-core machine 2 concurrent runs were 1.1-1.3x slower, docs/notes/performance.md). ``fuse``: contrib-op lowering;
     ``quantize``: None or "int8"; ``calibration``: int8 only, feeds of calibration runs for the channel scales
     (runtime/smooth.py), which also turn on the per-row feed-forward input (runtime/per_row.py);
     None: neither;
@@ -95,6 +97,13 @@ class OnnxRuntimeExecutor:
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph types
             raise BackendError(f"onnxruntime could not build the graph {graph.name!r}: {exc}") from exc
         self.providers = self.session.get_providers()
+        missing = [p for p in self.providers_wanted if p not in self.providers]
+        if missing:
+            log.warning("onnxruntime: %s not available here; running on %s", ", ".join(missing), ", ".join(self.providers))
+        log.info("onnxruntime %r: %s, %s, %d intra-op threads (%s), %d concurrent run%s%s", graph.name,
+                 ", ".join(self.providers), f"int8 ({'7' if self.reduce_range else '8'}-bit weights)" if self.quantize else "float32",
+                 self.threads, "asked for" if threads else "the cores this process may use", self.workers,
+                 "s" if self.workers > 1 else "", ", fused attention" if self.fuse else "")
 
     def _build(self, intra: int, cache: bool):
         import onnxruntime as ort

@@ -1,7 +1,7 @@
 """int8 with one activation scale per token for the feed-forward input projection (intermediate.dense).
 
 ONNX Runtime's int8 kernels take one activation scale per tensor (``DynamicQuantizeMatMul``), which
-costs too much fidelity on the feed-forward (docs/perf-notes.md). Here each such MatMul becomes, in
+costs too much fidelity on the feed-forward (docs/notes/performance.md). Here each such MatMul becomes, in
 standard ops: s = max |x| per row / 127; q = Round(x / s) + 128 as uint8; ``MatMulInteger(q, Wq,
 128)`` with per-column int8 weights Wq = Round(W / w) (w = max |W| per column / 127, or / 63 where
 7-bit weights are needed, runtime/quantize.py); then ``Cast`` and the two scales. Together with the
@@ -9,7 +9,7 @@ channel scales of runtime/smooth.py on its input (without them it is not precise
 applied only with them), ``minilm.load(quantize="int8")`` ran 1.23x as fast on short texts and
 1.19x on long ones as the int8 model that kept it float32 (2 threads, interleaved), at short-corpus
 min cosine 0.99608, mean 0.99913, top-10 overlap 0.9585 against float32. The feed-forward output
-projection stays float32 (per row there: top-10 0.9485; docs/perf-notes.md).
+projection stays float32 (per row there: top-10 0.9485; docs/notes/performance.md).
 """
 
 from __future__ import annotations

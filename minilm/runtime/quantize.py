@@ -4,7 +4,7 @@ Weights become int8 (per output channel), activations are quantised to uint8 per
 time; the fused Attention becomes QAttention. The feed-forward MatMuls (intermediate.dense and
 output.dense of each layer) are kept out of it (the input projection is quantised per row before,
 runtime/per_row.py; the output projection stays float32): quantising them here drops the minimum cosine to
-sentence-transformers on the golden texts from 0.992 to 0.966 (measured; docs/perf-notes.md). Given
+sentence-transformers on the golden texts from 0.992 to 0.966 (measured; docs/notes/performance.md). Given
 calibration feeds (``quantize_int8(..., calibration=)``, as ``minilm.load(quantize="int8")`` and
 ``minilm export --int8`` pass), the outlier input channels of the attention's MatMuls and of the
 feed-forward input are scaled first (runtime/smooth.py), and the feed-forward input is then

@@ -10,7 +10,7 @@ model, so only outlier channels shrink. The division is a ``Mul`` before the Mat
 output is also the residual, so it cannot be folded into the LayerNorm).
 
 Calibration needs no texts: random token ids, seeded (``calibration_ids``); measured as good as
-real texts (docs/perf-notes.md). On the attention alone, ``minilm.load(quantize="int8")`` on the
+real texts (docs/notes/performance.md). On the attention alone, ``minilm.load(quantize="int8")`` on the
 short corpus against float32: min cosine 0.99303 -> 0.99605, mean 0.99863 -> 0.99927, top-10
 neighbour overlap 0.948 -> 0.963; the ``Mul``s are ~1% of the int8 kernel time. They also make the
 per-row feed-forward input (runtime/per_row.py) precise enough to keep.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import logs
 from ..errors import BackendError, MissingDependencyError
 from ..graph import Graph
 from ..graph.ir import DTYPES
@@ -72,11 +73,15 @@ class TorchExecutor:
 
     def __init__(self, graph: Graph, threads: int | None = None, device: str | None = None, dtype: str | None = None):
         torch = self.torch = _torch()
+        why = "asked for"
         if device is None:
             mps = getattr(torch.backends, "mps", None)
             device = "cuda" if torch.cuda.is_available() else "mps" if mps and mps.is_available() else "cpu"
+            why = "the first available of cuda, mps, cpu"
         self.device = torch.device(device)
         self.half = dtype == "float16" and self.device.type != "cpu"
+        if dtype == "float16" and not self.half:
+            logs.get("runtime").warning("torch: float16 is for GPUs; running float32 on the CPU")
         self.kernels = _kernels(torch, self.half)
         missing = sorted({n.op for n in graph.nodes} - set(self.kernels))
         if missing:
@@ -84,6 +89,8 @@ class TorchExecutor:
         if threads:
             torch.set_num_threads(threads)
         self.graph, self.threads, self.providers = graph, threads or torch.get_num_threads(), [f"torch:{self.device}"]
+        logs.get("runtime").info("torch %s %r: device %s (%s), %s, %d threads", torch.__version__, graph.name, self.device,
+                                 why, "float16" if self.half else "float32", self.threads)
         self.constants = {k: self._tensor(v) for k, v in graph.constants.items()}
 
     def _tensor(self, array: np.ndarray):

@@ -2,9 +2,10 @@
 
 meta.json's ``"ann": {"kind": "usearch", "file": "ann-0003.usearch", "rows": N}`` names the graph of
 the first N rows (all of them: every add extends it). An add loads the graph, adds the new rows
-(keys = row positions), saves it under a new name (temporary name, fsync, rename) and lists that
-name in the new meta.json, so a kill leaves the old graph with the old manifest. Scores are
-cosine similarities, as exact search gives (usearch's "ip" distance is 1 - dot).
+(keys = row positions), saves it under a new name (minilm.atomic) and lists that name and its
+CRC-32 (checked before the graph is first searched) in the new meta.json, so a kill leaves the old
+graph with the old manifest. Scores are cosine similarities, as exact search gives (usearch's "ip"
+distance is 1 - dot).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import MissingDependencyError, SearchIndexError
+from .store import crc32_file
 
 KINDS = ("usearch",)
 
@@ -37,15 +40,10 @@ def extend(path: Path, ann: dict, dim: int, new: list[np.ndarray], start: int, n
     if len(vectors):
         index.add(np.arange(start, start + len(vectors)), vectors, threads=os.cpu_count() or 1)
     name = f"ann-{number:04d}.usearch"
-    tmp = path / (name + ".tmp")
-    index.save(str(tmp))
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path / name)
-    return {"kind": "usearch", "file": name, "rows": start + len(vectors)}
+    with atomic_path(path / name) as tmp:
+        index.save(str(tmp))
+        checksum = crc32_file(tmp)
+    return {"kind": "usearch", "file": name, "rows": start + len(vectors), "crc32": checksum}
 
 
 def open_graph(path: Path, ann: dict, count: int):
@@ -55,6 +53,9 @@ def open_graph(path: Path, ann: dict, count: int):
     if ann.get("kind") not in KINDS or ann.get("rows") != count or not file.is_file():
         raise SearchIndexError(f"{path}: the approximate-search graph {ann.get('file')!r} is missing or does not cover "
                                f"the {count} rows; rebuild it with `minilm index build --ann usearch`")
+    if ann.get("crc32") and crc32_file(file) != ann["crc32"]:
+        raise SearchIndexError(f"{file}: corrupt graph: its CRC-32 differs from the one meta.json recorded when it was "
+                               "written; rebuild it with `minilm index build --ann usearch`")
     try:
         graph = Index.restore(str(file), view=True)
     except Exception as exc:  # usearch raises RuntimeError / ValueError on a bad file

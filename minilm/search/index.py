@@ -27,8 +27,9 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from . import store
-from ..errors import InputError, ModelNotFoundError, SearchIndexError
+from ..errors import BackendError, InputError, SearchIndexError
 from .ann import KINDS
+from .model_record import check, load_recorded, model_record
 
 CHUNK = 10_000  # texts embedded and written per segment during one add
 
@@ -46,12 +47,6 @@ def _crash_point(stage: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _model_record(embedder) -> dict:
-    from ..sources import hub_id_of
-    return {"path": str(Path(embedder.path).resolve()), "name": hub_id_of(Path(embedder.path)), "dim": int(embedder.dim),
-            "normalize": True, "max_length": int(embedder.max_length)}
-
-
 def _check_id(value, where: str):
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise InputError(f"{where}: id {value!r} is {type(value).__name__}; ids are strings or integers")
@@ -65,6 +60,7 @@ class Index:
         self.path, self.manifest, self.embedder = path, manifest, embedder
         self._rows: dict[str, list[dict]] = {}
         self._graph = None
+        self._verified: set[str] = set()  # segments whose .npy matched its checksum in this process
 
     # -- creating and opening ---------------------------------------------------------------------------
     @classmethod
@@ -80,9 +76,9 @@ class Index:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise SearchIndexError(f"{path}: already exists; add to it with `minilm index add` (Index.open(path).add) "
                                    "or remove it first")
-        embedder = embedder if embedder is not None else _load(None)
+        embedder = embedder if embedder is not None else load_recorded(None)
         path.mkdir(parents=True, exist_ok=True)
-        index = cls(path, store.new_manifest(_model_record(embedder), ann), embedder)
+        index = cls(path, store.new_manifest(model_record(embedder), ann), embedder)
         try:
             index.add(texts, ids, metadata, batch_size=batch_size, chunk_size=chunk_size, _first=True)
         except BaseException:
@@ -94,16 +90,14 @@ class Index:
 
     @classmethod
     def open(cls, path, embedder=None) -> Index:
-        """The index at PATH; EMBEDDER (default: the model it was built with) must give vectors of its dim."""
+        """The index at PATH. EMBEDDER (default: the model it was built with, loaded with the max length,
+        tokenizer and precision it was built with) must make vectors as the index's were made
+        (minilm.search.model_record), else SearchIndexError names the settings that differ."""
         path = Path(path)
         manifest = store.read_manifest(path)
-        record = manifest["model"]
         if embedder is None:
-            embedder = _load(record)
-        if embedder.dim != record["dim"]:
-            raise SearchIndexError(f"{path}: built with {record.get('name')} ({record['dim']} dims); the model given "
-                                   f"({Path(embedder.path).name}) gives {embedder.dim} dims. Search it with the same "
-                                   "model, or rebuild the index with this one")
+            embedder = load_recorded(manifest["model"])
+        check(path, manifest["model"], embedder)
         return cls(path, manifest, embedder)
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -135,8 +129,16 @@ class Index:
 
     def vectors(self) -> np.ndarray:
         """All vectors, float32 [len, dim] (a copy in memory)."""
-        mats = [store.open_vectors(self.path, s, self.dim) for s in self.manifest["segments"]]
+        mats = [self._vectors(s) for s in self.manifest["segments"]]
         return np.concatenate(mats) if mats else np.zeros((0, self.dim), np.float32)
+
+    def _vectors(self, segment: dict) -> np.ndarray:
+        """A segment's vectors, memory-mapped; checked against meta.json the first time (store.verify_vectors)."""
+        if segment["name"] in self._verified:
+            return store.open_vectors(self.path, segment, self.dim)
+        vectors = store.verify_vectors(self.path, segment, self.dim)
+        self._verified.add(segment["name"])
+        return vectors
 
     def search(self, query: str | list[str], k: int = 10, exact: bool | None = None) -> list[Result] | list[list[Result]]:
         """The K rows most similar to QUERY, best first; a list of queries gives a list of lists.
@@ -156,7 +158,7 @@ class Index:
                 self._graph = indexann.open_graph(self.path, self.manifest["ann"], len(self))
             scores, rows = indexann.search(self._graph, vectors.astype(np.float32), k)
         else:
-            mats = [store.open_vectors(self.path, s, self.dim) for s in self.manifest["segments"]]
+            mats = [self._vectors(s) for s in self.manifest["segments"]]
             scores, rows = store.top_k(vectors.astype(np.float32), mats, k)
         results = [[self._result(int(r), float(s)) for s, r in zip(srow, rrow)] for srow, rrow in zip(scores, rows)]
         return results[0] if single else results
@@ -192,6 +194,7 @@ class Index:
             store.write_manifest(self.path, updated)
             _crash_point("after-commit")
             self.manifest, self._graph = updated, None
+            self._verified.update(s["name"] for s in segments)  # written and checksummed by this process
             store.remove_strays(self.path, updated)  # the graph this add replaced (open readers keep their mapping)
         return updated["count"] - manifest["count"]
 
@@ -206,9 +209,15 @@ class Index:
             rows = self._rows_of(chunk, ids_it, meta_it, count, seen)
             vectors = self.embedder.encode(chunk, batch_size=batch_size, normalize=True)
             name = f"seg-{number:04d}"
-            store.write_segment(self.path, name, vectors, rows)
+            finite = np.isfinite(vectors).all(axis=1)
+            if not finite.all():
+                bad = int(np.argmin(finite))
+                raise BackendError(f"row {count + bad} (id {rows[bad]['id']!r}): the model gave NaN or inf for this text, "
+                                   "so nothing was added; check the model (minilm compare --against-fixtures) or its "
+                                   "precision settings")
+            checksums = store.write_segment(self.path, name, vectors, rows)
             _crash_point("segment-written")
-            segments.append({"name": name, "rows": len(rows)})
+            segments.append({"name": name, "rows": len(rows), **checksums})
             written[name] = rows
             count, number = count + len(rows), number + 1
         self._check_exhausted(ids_it, "ids"), self._check_exhausted(meta_it, "metadata")
@@ -252,16 +261,3 @@ class _Missing:
 
 _MISSING = _Missing()
 
-
-def _load(record: dict | None):
-    """The model an index was built with: its recorded path, else its hub id; None is the default model."""
-    from ..loading import load
-    if record is None:
-        return load()
-    if Path(record["path"]).exists():
-        return load(record["path"])
-    try:
-        return load(record.get("name"))
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(f"the index was built with {record.get('name')} ({record['path']}), which is not "
-                                 f"here: install it, or open the index with that model (--model / embedder=)") from exc

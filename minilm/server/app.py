@@ -19,10 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
-from .. import __version__
+from .. import __version__, logs
 from ..errors import BackendError
+from ..sources import hub_id_of
 from .batcher import Batcher
 from .fast import HTTPError, Service, error_body, error_of, make_routes
+from .heads import make_head_routes
 from .metrics import Metrics
 from .playground import add_playground
 
@@ -66,6 +68,33 @@ class TokenizeRequest(BaseModel):
     inputs: Union[str, list[str]]
 
 
+class RerankRequest(BaseModel):  # TEI /rerank
+    query: str
+    texts: list[str]
+    raw_scores: bool = False
+    return_text: bool = False
+    truncate: bool = True
+
+
+class Document(BaseModel):
+    text: str
+
+
+class V1RerankRequest(BaseModel):  # Cohere / Jina /v1/rerank
+    query: str
+    documents: list[Union[str, Document]]
+    model: Optional[str] = None
+    top_n: Optional[int] = None
+    return_documents: bool = False
+    truncate: bool = True
+
+
+class PredictRequest(BaseModel):  # TEI /predict
+    inputs: Union[str, list[str], list[Union[str, list[str]]]]
+    raw_scores: bool = False
+    truncate: bool = True
+
+
 def _error(status: int, message: str, kind: str, headers: dict | None = None) -> Response:
     return Response(error_body(status, message, kind), status, headers=headers, media_type="application/json")
 
@@ -84,22 +113,36 @@ def batch_workers(embedder, workers: int | None) -> tuple[int, int | None]:
     return workers, (max(1, cores // workers) if workers > 1 else None)
 
 
-def create_app(embedder, settings: Settings | None = None) -> Service:
+def create_app(embedder, settings: Settings | None = None, reranker=None, classifier=None) -> Service:
+    """``reranker``: a minilm.CrossEncoder for /rerank, /v1/rerank (and /predict without a classifier);
+    ``classifier``: a minilm.Classifier for /predict (server/heads.py)."""
     settings = settings or Settings()
     metrics = Metrics()
     workers, threads = batch_workers(embedder, settings.workers)
     batcher = Batcher(embedder, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue, metrics,
                       workers, threads)
     hot, tokenize, check_texts = make_routes(embedder, batcher, settings)
+    head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics)
+    hot |= head_routes
 
     @asynccontextmanager
     async def lifespan(app):
         if getattr(embedder, "encode_packed", None):  # the graphs of the server's batches, built now, not in the first one
             for packed, size in ((True, None), (True, threads), (False, threads)):
                 await asyncio.to_thread(embedder.executor, "sentence_embedding", embedder.pipeline.normalize, packed, size)
-        batcher.start()
+        for b in [batcher] + head_batchers:
+            b.start()
+        logs.get("server").info("ready: %s, dim %d, max length %d, backend %s; %d batch worker%s on %s threads; "
+                                "limits: %d inputs, %d characters each, %d tokens per batch, queue %d%s",
+                                hub_id_of(embedder.path), embedder.dim, embedder.max_length, embedder.backend, workers,
+                                "s" if workers > 1 else "", threads or "the model's", settings.max_inputs,
+                                settings.max_input_chars, settings.max_batch_tokens, settings.max_queue,
+                                ", API key required" if settings.api_key else "")
         yield
-        await batcher.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain
+        logs.get("server").info("shutting down: %d batches still queued are finished first",
+                                sum(len(b.queue) for b in [batcher] + head_batchers))
+        for b in [batcher] + head_batchers:
+            await b.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain
 
     app = FastAPI(title="minilm", version=__version__, lifespan=lifespan)
     app.state.batcher, app.state.metrics = batcher, metrics
@@ -126,6 +169,20 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
     @app.post("/embed", response_class=Response)
     async def tei_embed(body: TEIRequest):
         return Response(await hot["/embed"](body.model_dump()), media_type="application/json")
+
+    if "/rerank" in hot:  # declared for the OpenAPI document, served by fast.Service (server/heads.py)
+        @app.post("/rerank", response_class=Response)
+        async def tei_rerank(body: RerankRequest):
+            return Response(await hot["/rerank"](body.model_dump()), media_type="application/json")
+
+        @app.post("/v1/rerank", response_class=Response)
+        async def v1_rerank(body: V1RerankRequest):
+            return Response(await hot["/v1/rerank"](body.model_dump()), media_type="application/json")
+
+    if "/predict" in hot:
+        @app.post("/predict", response_class=Response)
+        async def tei_predict(body: PredictRequest):
+            return Response(await hot["/predict"](body.model_dump()), media_type="application/json")
 
     @app.post("/similarity")
     async def similarity(body: SimilarityRequest) -> list[float]:
@@ -156,13 +213,16 @@ def create_app(embedder, settings: Settings | None = None) -> Service:
 
     @app.get("/info")
     async def info():
+        heads = {name: {"model": str(m.path), "labels": list(m.labels), "max_length": m.max_length}
+                 for name, m in (("reranker", reranker), ("classifier", classifier)) if m is not None}
         return {"model": str(embedder.path), "dim": embedder.dim, "max_length": embedder.max_length,
                 "backend": embedder.backend, "precision": getattr(embedder, "precision", "fp32"), "version": __version__,
+                **heads,
                 "limits": settings.__dict__ | {"api_key": bool(settings.api_key)}}
 
     @app.get("/metrics")
     async def prometheus():
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    add_playground(app, embedder, settings.index)  # GET / (the page), /static, /model/*, POST /search
+    add_playground(app, embedder, settings.index, reranker)  # GET / (the page), /static, /model/*, POST /search
     return Service(app, hot, settings.api_key, metrics)

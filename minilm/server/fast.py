@@ -18,8 +18,11 @@ import time
 
 import numpy as np
 
+from .. import logs
 from ..errors import BackendError, InputError, MinilmError
 from .batcher import QueueFullError
+
+_log = logs.get("server")
 
 try:
     import orjson
@@ -60,11 +63,19 @@ def error_body(status: int, message: str, kind: str) -> bytes:
 
 
 def error_of(exc: Exception) -> tuple[int, str, str, dict]:
-    """(status, message, type, headers) of any exception, through the one table."""
+    """(status, message, type, headers) of any exception, through the one table; logged (minilm.server):
+    a server error at ERROR with its traceback, a client's at INFO (the message names counts and
+    positions, never the texts)."""
     if isinstance(exc, HTTPError):
-        return exc.status, str(exc), exc.kind, exc.headers
-    status, kind = next(((s, k) for cls, s, k in STATUS if isinstance(exc, cls)), (500, "server_error"))
-    return status, str(exc) or type(exc).__name__, kind, {"Retry-After": "1"} if status == 429 else {}
+        status, message, kind, headers = exc.status, str(exc), exc.kind, exc.headers
+    else:
+        status, kind = next(((s, k) for cls, s, k in STATUS if isinstance(exc, cls)), (500, "server_error"))
+        message, headers = str(exc) or type(exc).__name__, {"Retry-After": "1"} if status == 429 else {}
+    if status >= 500:
+        _log.error("request failed, %d: %s: %s", status, type(exc).__name__, message, exc_info=exc)
+    else:
+        _log.info("request refused, %d: %s", status, message)
+    return status, message, kind, headers
 
 
 def _optional(body: dict, name: str, kind: type, default=None):

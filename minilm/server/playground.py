@@ -4,8 +4,9 @@
 - ``GET /`` and ``/static/*``: plain HTML / JS / CSS shipped in ``minilm/server/static/`` (no CDN);
   ``static/vendor/`` holds onnxruntime-web and @huggingface/tokenizers, copied from npm by
   ``scripts/vendor-web.sh`` (not committed: the wasm is 14 MB).
-- ``GET /playground.json``: what the page needs to know (model, dim, whether search is on, whether
-  the vendored files are there).
+- ``GET /playground.json``: what the page needs to know (model, dim, whether search is on, the
+  reranker if one is served (its panel then ranks documents through ``POST /rerank``), whether the
+  vendored files are there).
 - ``GET /model/{name}``: the served model exported for the browser, made on first request into a
   temporary folder: ``model.onnx`` + ``tokenizer.json`` + ``minilm_export.json`` (onnxruntime-web),
   and ``webnn/model.js`` + ``webnn/model.weights`` + ``webnn/manifest.json`` (WebNN, batch 1,
@@ -93,7 +94,7 @@ def plain(value):
     return int(value) if hasattr(value, "__index__") else str(value)
 
 
-def add_playground(app: FastAPI, embedder, index: str | None = None) -> None:
+def add_playground(app: FastAPI, embedder, index: str | None = None, reranker=None) -> None:
     browser, search = BrowserModel(embedder), Search(index)
     app.state.search = search
 
@@ -107,6 +108,7 @@ def add_playground(app: FastAPI, embedder, index: str | None = None) -> None:
     async def playground():
         return {"model": hub_id_of(embedder.path), "dim": embedder.dim, "max_length": embedder.max_length,
                 "search": search.path is not None, "webnn_seq_len": WEBNN_SEQ_LEN,
+                "reranker": hub_id_of(reranker.path) if reranker is not None else None,
                 "vendored": all((STATIC / "vendor" / f).exists() for f in VENDOR)}
 
     @app.get("/model/{name}", include_in_schema=False)

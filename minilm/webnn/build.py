@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from math import prod
 from typing import Mapping
 
 import numpy as np
@@ -11,22 +12,44 @@ import numpy as np
 from ..errors import CheckpointError, GraphError
 from ..graph import Graph, GraphBuilder
 from ..graph.ir import Node
+from ..graph.limits import DEFAULT_MAX_BYTES, Budget, check
 from .calls import call, describe
 from .document import Call, Document, Operand, Ref, byte_length
 from .text import IDENT, KEYWORDS
 from .weights import NUMPY, unpack
 
 
+# what an operation given bad arguments raises before a check of ours catches it (the dialect's
+# translations, mostly): the file is at fault, so it is a GraphError naming the node
+BAD_ARGUMENTS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError)
+
+
 def _at(source: str, item) -> str:
-    return f"{source}:{item.line}:{item.column}" if getattr(item, "line", 0) else source
+    """Where ``item`` is: ``file:line:column`` (text form) or ``file: nodes[3]`` (JSON form)."""
+    if getattr(item, "line", 0):
+        return f"{source}:{item.line}:{item.column}"
+    return f"{source}: {item.path}" if getattr(item, "path", "") else source
 
 
-def _constant(decl: Operand, weights: Mapping[str, np.ndarray] | None, source: str) -> np.ndarray:
+def _constant(decl: Operand, weights: Mapping[str, np.ndarray] | None, source: str, budget: Budget) -> np.ndarray:
     kind, value = decl.init
     where = f"{_at(source, decl)}: constant {decl.name!r}"
+    if not all(isinstance(d, int) for d in decl.shape):
+        raise GraphError(f"{where}: a constant's shape must be static, got {decl.shape}")
+    if prod(d for d in decl.shape if d) >= 1 << 56:  # NumPy cannot shape it, even with no element ([0, 1e12, 1e12])
+        raise GraphError(f"{where}: shape {decl.shape} is too large for an array")
+    if kind != "weights":  # filled here: counted first (a memory-mapped .weights tensor is not)
+        try:
+            budget.add(decl.name, decl.dtype, decl.shape, "constant")
+        except GraphError as exc:
+            raise GraphError(f"{_at(source, decl)}: {exc}") from exc
     if kind == "scalar":
-        target = np.int8 if decl.dtype == "int4" else np.uint8 if decl.dtype == "uint4" else NUMPY[decl.dtype]
-        return np.full([int(d) for d in decl.shape], value, dtype=target)
+        target = np.dtype(np.int8 if decl.dtype == "int4" else np.uint8 if decl.dtype == "uint4" else NUMPY[decl.dtype])
+        low, high = {"int4": (-8, 7), "uint4": (0, 15)}.get(decl.dtype) or (
+            (np.iinfo(target).min, np.iinfo(target).max) if target.kind in "iu" else (-np.inf, np.inf))
+        if target.kind in "iu" and not (low <= value <= high):  # NaN (no comparison holds), 1e30 or 300 into uint8
+            raise GraphError(f"{where}: @scalar({value!r}) is not a {decl.dtype} value ({low} to {high})")
+        return np.full(decl.shape, value, dtype=target)
     if kind == "bytes":
         expected = byte_length(decl.dtype, decl.shape)
         if len(value) != expected:
@@ -56,9 +79,14 @@ def _resolve(value, operands: dict, source: str):
     return value
 
 
-def to_graph(doc: Document, weights: Mapping[str, np.ndarray] | None = None, source: str = "<text>") -> Graph:
+def to_graph(doc: Document, weights: Mapping[str, np.ndarray] | None = None, source: str = "<text>",
+             max_bytes: int | None = DEFAULT_MAX_BYTES) -> Graph:
+    """The checked Graph of a Document; its operands may take ``max_bytes`` in all (None: no limit;
+    minilm.graph.limits), counted before anything is allocated."""
+    budget = Budget(max_bytes)  # the constants filled here; limits.check adds the rest once the shapes are known
     g = GraphBuilder(doc.name)
     operands: dict = {}
+    places = {decl.name: f"{_at(source, decl)}: " for decl in doc.inputs}
     for decl in doc.inputs + doc.consts:
         if decl.name in operands:
             raise GraphError(f"{_at(source, decl)}: {decl.name!r} is declared twice")
@@ -68,7 +96,7 @@ def to_graph(doc: Document, weights: Mapping[str, np.ndarray] | None = None, sou
                              "graph inputs must be a byte-sized type (int4 is for constants)")
         operands[decl.name] = g.input(decl.name, decl.dtype, decl.shape)
     for decl in doc.consts:
-        operands[decl.name] = g.constant(_constant(decl, weights, source), name=decl.name)
+        operands[decl.name] = g.constant(_constant(decl, weights, source, budget), name=decl.name)
     for node in doc.nodes:
         clash = [o for o in node.outputs if o in operands]
         if clash:
@@ -79,16 +107,22 @@ def to_graph(doc: Document, weights: Mapping[str, np.ndarray] | None = None, sou
             results = call(g, node.op, args, options, outputs=list(node.outputs))
         except GraphError as exc:
             raise GraphError(f"{_at(source, node)}: node {node.outputs[0]!r}: {exc}") from exc
+        except BAD_ARGUMENTS as exc:
+            raise GraphError(f"{_at(source, node)}: node {node.outputs[0]!r}: {node.op}: bad arguments "
+                             f"({type(exc).__name__}: {exc})") from exc
         if len(results) != len(node.outputs):
             raise GraphError(f"{_at(source, node)}: {node.op} gives {len(results)} outputs, "
                              f"{len(node.outputs)} names were given")
         operands.update(zip(node.outputs, results))
+        places.update((r.name, f"{_at(source, node)}: node {node.outputs[0]!r}: ") for r in results)
     missing = [o for o in doc.outputs if o not in operands]
     if missing:
         raise GraphError(f"{source}: output {missing[0]!r} is not an operand of the graph")
     if not doc.outputs:
         raise GraphError(f"{source}: the graph declares no outputs")
-    return g.build({o: operands[o] for o in doc.outputs})
+    graph = g.build({o: operands[o] for o in doc.outputs})
+    check(graph, max_bytes, held=budget.held, where=lambda name: places.get(name, f"{source}: "))
+    return graph
 
 
 def _names(graph: Graph) -> dict[str, str]:

@@ -8,9 +8,9 @@ arguments are literals (numbers, strings, booleans, None, lists) or ``Ref`` (an 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any, Union
 
-import numpy as np
 
 # text-format dtype -> WebNN MLOperandDataType
 DTYPES = {"f32": "float32", "f16": "float16", "i4": "int4", "u4": "uint4", "i32": "int32", "u32": "uint32",
@@ -22,8 +22,7 @@ ITEM_BITS = {"float32": 32, "float16": 16, "int4": 4, "uint4": 4, "int32": 32, "
 
 
 def byte_length(dtype: str, shape) -> int:
-    count = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
-    return (count * ITEM_BITS[dtype] + 7) // 8
+    return (prod(shape) * ITEM_BITS[dtype] + 7) // 8  # Python ints: a product past 2**63 does not wrap to 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Operand:
     init: tuple | None = None  # constants: ("weights", key) | ("scalar", value) | ("bytes", [ints])
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
+    path: str = field(default="", compare=False)  # where in the JSON form, e.g. "consts.w"
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Call:
     multi: bool = False  # written as ``[a, b] = ...``
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
+    path: str = field(default="", compare=False)  # where in the JSON form, e.g. "nodes[3]"
 
 
 @dataclass

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..errors import CheckpointError, ParseError
 from ..graph import Graph
+from ..graph.limits import DEFAULT_MAX_BYTES
 from .build import from_graph, to_graph
 from .document import Document
 from .json_form import from_json
@@ -43,8 +45,9 @@ def weight_files(path: Path, weights=None, manifest=None) -> tuple[Path, Path]:
 
 
 def load(path: str | os.PathLike, weights: str | os.PathLike | None = None,
-         manifest: str | os.PathLike | None = None) -> Graph:
-    """The checked Graph of a WebNN graph file; weights are memory-mapped."""
+         manifest: str | os.PathLike | None = None, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Graph:
+    """The checked Graph of a WebNN graph file; weights are memory-mapped. Its other operands may take
+    ``max_bytes`` in all (default 4 GiB; None: no limit), counted before anything is allocated."""
     path = Path(path)
     doc = read_document(path)
     arrays = None
@@ -55,7 +58,7 @@ def load(path: str | os.PathLike, weights: str | os.PathLike | None = None,
                 raise CheckpointError(f"{path} needs weights ({doc.weight_keys()[0]!r}, ...) but {p} does not exist; "
                                       f"give it with {what}")
         arrays = read_weights(weights_path, read_manifest(manifest_path))
-    return to_graph(doc, arrays, str(path))
+    return to_graph(doc, arrays, str(path), max_bytes)
 
 
 def save(graph: Graph, folder: str | os.PathLike, stem: str = "model", name: str | None = None) -> Path:
@@ -65,5 +68,6 @@ def save(graph: Graph, folder: str | os.PathLike, stem: str = "model", name: str
     doc, arrays = from_graph(graph, name)
     write_weights(arrays, folder / f"{stem}.weights", folder / "manifest.json")
     path = folder / f"{stem}.webnn"
-    path.write_text(write(doc), encoding="utf-8")
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(write(doc))
     return path

@@ -21,6 +21,7 @@ import json
 import math
 from pathlib import Path
 
+from ..atomic import atomic_write
 from ..graph import Graph
 from .calls import OPERANDS, POSITIONAL, describe
 from .files import load, read_document
@@ -135,5 +136,7 @@ def write_module(webnn_path: str | Path, out: str | Path | None = None) -> Path:
     doc = read_document(webnn_path)
     keys = {c.name: c.init[1] for c in doc.consts if c.init and c.init[0] == "weights"}
     out = Path(out) if out else webnn_path.with_suffix(".js")
-    out.write_text(module_text(load(webnn_path), keys), encoding="utf-8")
+    text = module_text(load(webnn_path), keys)
+    with atomic_write(out, "w", encoding="utf-8") as f:
+        f.write(text)
     return out

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_folder
 from ..config import BertConfig, PipelineConfig
-from ..embedder import Embedder
+from ..embedder import Embedder, check_normalize, check_texts
 from ..errors import ConfigError
 from ..graph.static import bind
-from ..models import bert
+from ..models import bert, heads
 from ..runtime import make_executor
 from ..tokenizer import load_tokenizer
 from . import files
@@ -38,13 +39,36 @@ def export(embedder: Embedder, out: str | os.PathLike, batch: int = 1, seq_len: 
     out = Path(out)
     pipe = embedder.pipeline
     graph = bert.build(embedder.config, embedder.weights, pipe.pooling, pipe.normalize, outputs=("sentence_embedding",))
-    files.save(bind(graph, {"batch": batch, "sequence": seq_len}), out, name=embedder.path.name or "minilm")
-    embedder.tokenizer.inner.save(str(out / "tokenizer.json"))
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(embedder.config), indent=2) + "\n")
-    settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len,
-                "max_seq_length": min(pipe.max_seq_length, seq_len), "pooling": pipe.pooling,
-                "normalize": pipe.normalize, "output": "sentence_embedding", "source": str(embedder.path)}
-    (out / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
+    with atomic_folder(out) as stage:  # every file complete before any replaces the old ones
+        files.save(bind(graph, {"batch": batch, "sequence": seq_len}), stage, name=embedder.path.name or "minilm")
+        embedder.tokenizer.inner.save(str(stage / "tokenizer.json"))
+        (stage / "config.json").write_text(json.dumps(dataclasses.asdict(embedder.config), indent=2) + "\n")
+        settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len,
+                    "max_seq_length": min(pipe.max_seq_length, seq_len), "pooling": pipe.pooling,
+                    "normalize": pipe.normalize, "output": "sentence_embedding", "source": str(embedder.path)}
+        (stage / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
+    return out / GRAPH
+
+
+def export_head(model, out: str | os.PathLike, batch: int = 1, seq_len: int = 128) -> Path:
+    """A model with a head (minilm.CrossEncoder / Classifier / MaskedLM) as WebNN files: its graph to
+    ``logits``, static. A masked LM's ``positions`` input is bound to batch * seq_len (every slot; feed
+    the flat indices b * T + t, any of them repeated): a static graph cannot know where the masks are."""
+    if not (isinstance(batch, int) and batch >= 1 and isinstance(seq_len, int) and 2 <= seq_len <= model.config.max_position_embeddings):
+        raise ValueError(f"batch must be >= 1 and seq_len from 2 to {model.config.max_position_embeddings}, "
+                         f"got batch={batch!r} seq_len={seq_len!r}")
+    out = Path(out)
+    graph = heads.build(model.config, model.weights, model.head, model.tied)
+    sizes = {"batch": batch, "sequence": seq_len} | ({heads.M: batch * seq_len} if model.head == "masked_lm" else {})
+    with atomic_folder(out) as stage:  # every file complete before any replaces the old ones
+        files.save(bind(graph, sizes), stage, name=model.path.name or model.head)
+        model.tokenizer.inner.save(str(stage / "tokenizer.json"))
+        (stage / "config.json").write_text(json.dumps(dataclasses.asdict(model.config), indent=2) + "\n")
+        settings = {"format": "minilm-webnn", "version": 1, "batch": batch, "sequence_length": seq_len, "head": model.head,
+                    "max_seq_length": min(model.max_length, seq_len), "output": "logits", "source": str(model.path)}
+        if model.head == "sequence_classification":
+            settings["labels"] = list(model.labels)
+        (stage / CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
     return out / GRAPH
 
 
@@ -67,17 +91,16 @@ class WebnnEmbedder(Embedder):
     encode_packed = None  # fixed shapes: no packed graph (a server runs padded calls, Batcher._encode)
 
     def encode(self, texts, *args, **kwargs):
-        items = [texts] if isinstance(texts, str) else texts
-        if isinstance(items, list) and all(isinstance(t, str) for t in items):
-            cut = sum(bool(e.overflowing) for e in self.tokenizer.encodings(items))
-            if cut:
-                warnings.warn(f"{cut} of {len(items)} texts are longer than this WebNN export's sequence length "
-                              f"({self.seq_len} tokens) and were truncated", stacklevel=2)
-        return super().encode(texts, *args, **kwargs)
+        items = check_texts(texts)
+        cut = sum(bool(e.overflowing) for e in self.tokenizer.encodings(items))
+        if cut:
+            warnings.warn(f"{cut} of {len(items)} texts are longer than this WebNN export's sequence length "
+                          f"({self.seq_len} tokens) and were truncated", stacklevel=2)
+        return super().encode(texts if isinstance(texts, str) else items, *args, **kwargs)
 
     def encode_ids(self, ids, batch_size: int = 32, normalize=None, output="sentence_embedding",
                    show_progress_bar=False, single=False, max_batch_tokens=None):  # fixed shapes: the export's batch
-        normalize = self.pipeline.normalize if normalize is None else bool(normalize)
+        normalize = self.pipeline.normalize if normalize is None else check_normalize(normalize)
         executor = self.executor(output, normalize)
         rows = []
         for start in range(0, len(ids), self.batch):
@@ -97,6 +120,9 @@ def load(path: Path, backend: str = "onnxruntime", threads: int | None = None, m
          tokenizer=None, options: dict | None = None) -> WebnnEmbedder:
     try:
         settings = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        if settings.get("head"):
+            raise ConfigError(f"{path}: a WebNN export of a {settings['head']} head, not an embedding model; "
+                              "run it with `minilm webnn run`")
         config = BertConfig(**json.loads((path / "config.json").read_text(encoding="utf-8")))
         batch, seq_len = int(settings["batch"]), int(settings["sequence_length"])
         pipeline = PipelineConfig(int(settings["max_seq_length"]), settings["pooling"], bool(settings["normalize"]))

@@ -33,6 +33,7 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 IDENT = re.compile(r"[A-Za-z_/$][A-Za-z0-9_./]*\Z")
 MAX_DEPTH = 32  # nested arrays in one value
+MAX_DIGITS = 4000  # Python refuses to read integers of more than 4300 digits
 KEYWORDS = {"true": True, "false": False, "null": None}
 
 
@@ -93,6 +94,12 @@ class _Parser:
 
     def ident(self, what: str) -> _Token:
         return self.take(kind="ident", expected=what)
+
+    def integer(self, tok: _Token) -> int:
+        if len(tok.text.lstrip("-")) > MAX_DIGITS:
+            raise ParseError(f"an integer of {len(tok.text)} digits; at most {MAX_DIGITS} are read", self.source,
+                             tok.line, tok.column)
+        return int(tok.text)
 
     # -- file -------------------------------------------------------------------------------
     def document(self) -> Document:
@@ -174,7 +181,7 @@ class _Parser:
                 self.take(",", expected="',' or ']' in the shape")
             tok = self.peek()
             if tok.kind == "number" and tok.text.isdigit():
-                shape.append(int(tok.text))
+                shape.append(self.integer(tok))
             elif tok.kind == "ident" and tok.text not in KEYWORDS:
                 shape.append(tok.text)
             else:
@@ -234,7 +241,7 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "number":
             self.i += 1
-            return _number(tok.text)
+            return self.integer(tok) if tok.text.lstrip("-").isdigit() else _number(tok.text)
         if tok.kind == "string":
             return self.string("a string")
         if tok.kind == "ident":

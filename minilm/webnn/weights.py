@@ -8,6 +8,7 @@ is wrong. int4 / uint4 tensors are packed two per byte, low nibble first, and un
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import CheckpointError
 from .document import ITEM_BITS, byte_length
 
@@ -37,6 +39,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict]:
         raise CheckpointError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{path}: not UTF-8 text; is it the .weights file?") from exc
+    except (ValueError, RecursionError) as exc:  # a 5000-digit integer, or nesting past Python's limit
+        raise CheckpointError(f"{path}: not a JSON this reader takes ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: 'format' must be {FORMAT!r}; this is not a WebNN weights manifest")
     if data.get("version") != VERSION:
@@ -117,9 +121,11 @@ def unpack(raw: np.ndarray, dtype: str, shape: list) -> np.ndarray:
 
 def write_weights(arrays: dict[str, np.ndarray], weights_path: str | os.PathLike,
                   manifest_path: str | os.PathLike) -> None:
-    """Write the ``.weights`` file and its manifest (tensors in the given order, contiguous from 8)."""
+    """Write the ``.weights`` file and its manifest (tensors in the given order, contiguous from 8); both
+    are complete under temporary names before either replaces an old file (minilm.atomic)."""
     tensors, offset = {}, HEADER
-    with open(weights_path, "wb") as f:
+    with contextlib.ExitStack() as files:
+        f = files.enter_context(atomic_write(weights_path))
         f.write(MAGIC + struct.pack("<I", VERSION))
         for key, array in arrays.items():
             array = np.ascontiguousarray(array)
@@ -132,5 +138,6 @@ def write_weights(arrays: dict[str, np.ndarray], weights_path: str | os.PathLike
             tensors[key] = {"dataType": dtype, "shape": list(array.shape), "byteOffset": offset,
                             "byteLength": len(data), "layout": "row-major"}
             offset += len(data)
-    manifest = {"format": FORMAT, "version": VERSION, "endianness": "little", "tensors": tensors}
-    Path(manifest_path).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        manifest = {"format": FORMAT, "version": VERSION, "endianness": "little", "tensors": tensors}
+        f = files.enter_context(atomic_write(manifest_path, "w", encoding="utf-8"))
+        f.write(json.dumps(manifest, indent=2) + "\n")

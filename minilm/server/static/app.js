@@ -1,7 +1,8 @@
 // The playground: sentences -> cosine similarity heatmap (embedded by the server, or in this
-// browser with onnxruntime-web or WebNN, then checked against the server), and search over the
-// server's --index.
+// browser with onnxruntime-web or WebNN, then checked against the server), search over the
+// server's --index, and reranking by its --reranker (rerank.js).
 import { cosineMatrix, renderHeatmap } from './heatmap.js';
+import { startRerank } from './rerank.js';
 
 const EXAMPLES = ['This is a sample sentence to encode', 'The cat sits on the mat', 'A feline rests on the carpet',
   'The weather is sunny today', 'Python is a programming language'];  // minilm.compare.EXAMPLES
@@ -111,6 +112,7 @@ async function start() {
     : 'search is off: start the server with --index PATH (an index built by minilm index)');
   $('compare').addEventListener('click', compare);
   $('search-form').addEventListener('submit', search);
+  if (info.reranker) startRerank(info.reranker, post, say);
   document.body.dataset.ready = 'true';
   await compare();
 }

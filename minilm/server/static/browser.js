@@ -19,14 +19,16 @@ export async function ortEmbedder(headers) {
     get('/model/tokenizer.json', headers), get('/model/minilm_export.json', headers)]);
   const tok = makeTokenizer(tokJson, settings.max_seq_length);
   const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
-  return async (texts) => {
-    const { batch, width, inputIds, mask, typeIds } = pad(texts.map(tok.encode), tok.padId);
+  // token id lists, and optionally a token type per token (a pair's second segment 1) -> vectors
+  const ids = async (idsList, typesList = null) => {
+    const { batch, width, inputIds, mask, typeIds } = pad(idsList, tok.padId, typesList);
     const shape = [batch, width];
     const feeds = { input_ids: new ort.Tensor('int64', inputIds, shape), attention_mask: new ort.Tensor('int64', mask, shape),
       token_type_ids: new ort.Tensor('int64', typeIds, shape) };
     const hidden = (await session.run(feeds, ['last_hidden_state'])).last_hidden_state;
     return meanPool(hidden.data, mask, batch, width, hidden.dims[2]).map(normalize);
   };
+  return Object.assign(async (texts) => ids(texts.map(tok.encode)), { ids });
 }
 
 export async function webnnEmbedder(headers, seqLen) {
@@ -37,16 +39,18 @@ export async function webnnEmbedder(headers, seqLen) {
   const graph = await module.build(context, weights, manifest);
   const tok = makeTokenizer(tokJson, seqLen);
   const width = module.inputs.input_ids.shape[1];  // static shapes: batch 1, sequence seqLen
-  return async (texts) => {
+  const ids = async (idsList, typesList = null) => {  // as ortEmbedder's: one text per dispatch
     const out = [];
-    for (const text of texts) {
+    for (const [row, list] of idsList.entries()) {
       const inputIds = new BigInt64Array(width).fill(BigInt(tok.padId));
       const mask = new BigInt64Array(width);
-      tok.encode(text).forEach((id, k) => { inputIds[k] = BigInt(id); mask[k] = 1n; });
-      out.push(await run(context, graph, module, { input_ids: inputIds, attention_mask: mask, token_type_ids: new BigInt64Array(width) }));
+      const typeIds = new BigInt64Array(width);
+      list.forEach((id, k) => { inputIds[k] = BigInt(id); mask[k] = 1n; typeIds[k] = BigInt(typesList ? typesList[row][k] : 0); });
+      out.push(await run(context, graph, module, { input_ids: inputIds, attention_mask: mask, token_type_ids: typeIds }));
     }
     return out;
   };
+  return Object.assign(async (texts) => ids(texts.map(tok.encode)), { ids });
 }
 
 // one dispatch: MLTensor API (current spec), or compute() (older browsers)

@@ -103,6 +103,22 @@ class PredictRequest(BaseModel):  # TEI /predict
     truncate: bool = True
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+# every route's errors, as the OpenAPI document declares them (in place of FastAPI's own 422 shape)
+ERRORS = {"4XX": {"model": ErrorResponse, "description": "Bad request: malformed JSON or wrong types (422), a bad value (400), "
+                                                          "over a limit (413), missing key (401), no route (404, 405), queue full (429)"},
+          "5XX": {"model": ErrorResponse, "description": "Server error (500), unhealthy or shutting down (503)"}}
+
+
 def _error(status: int, message: str, kind: str, headers: dict | None = None) -> Response:
     return Response(error_body(status, message, kind), status, headers=headers, media_type="application/json")
 
@@ -155,7 +171,7 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
             await b.stop()  # SIGTERM: Service.drain answered or refused every request; the workers end
         pool.shutdown(wait=False)
 
-    app = FastAPI(title="minilm", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="minilm", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.state.batcher, app.state.metrics = batcher, metrics
 
     @app.exception_handler(RequestValidationError)
@@ -236,7 +252,7 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
                 **heads,
                 "limits": settings.__dict__ | {"api_key": bool(settings.api_key)}}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus():
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 

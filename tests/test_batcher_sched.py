@@ -100,3 +100,14 @@ def test_abort_fails_queued_and_running_requests_at_once_and_refuses_new_ones():
     (running, queued), queue, pending = run(script, max_batch_tokens=4)
     assert isinstance(running, ShuttingDownError) and isinstance(queued, ShuttingDownError)
     assert queue == 0 and pending == 0
+
+
+def test_a_request_is_cut_into_chunks_of_at_most_request_chunk_tokens(monkeypatch):
+    monkeypatch.setattr("minilm.server.batcher.REQUEST_CHUNK_TOKENS", 6)
+
+    async def script(model, batcher):
+        model.gate.release(100)
+        return await batcher.embed([[i, 0] for i in range(7)]), model.calls  # 2 tokens each: 3 texts per chunk
+
+    out, calls = run(script, max_batch_tokens=16384)
+    assert out.ravel().tolist() == list(range(7)) and calls == [[0, 1, 2], [3, 4, 5], [6]]

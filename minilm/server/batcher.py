@@ -3,9 +3,12 @@
 Inference runs on worker threads, never on the event loop. A free worker takes what is queued (up
 to ``max_batch_tokens``) at once, so a lone request runs at once and requests that arrive while a
 batch runs form the next one (continuous batching); ``max_wait_ms`` can hold a small batch a little
-longer to fill it. A request larger than the budget is split into chunks, not refused, and has one
-chunk queued at a time: its next chunk joins the queue behind whatever arrived meanwhile, so a small
-request waits for at most one batch of a huge one, not for all of it. A failing batch fails only the
+longer to fill it. A large request is split into chunks of at most ``REQUEST_CHUNK_TOKENS`` (or the
+budget, if smaller), not refused, and has one chunk queued at a time: its next chunk joins the queue
+behind whatever arrived meanwhile, so a small request waits for at most one chunk of a huge one, not
+for all of it. (The packed calls are cut at 1024 tokens anyway, so small chunks cost no throughput:
+2048 against 16384 tokens per chunk, 86k tokens of mixed lengths, 48-87 s against 78-104 s, three
+interleaved rounds on a loaded 2-core AMD EPYC.) A failing batch fails only the
 requests in it. ``abort`` (the end of a shutdown's drain) fails everything queued or running at once. One thread hop each way per batch: the event loop appends to a
 deque and notifies; the worker hands all results back in one ``call_soon_threadsafe``.
 
@@ -34,6 +37,7 @@ import numpy as np
 from .metrics import Metrics
 
 GATHER_QUIET, GATHER_MAX, GATHER_POLL = 0.001, 0.02, 0.0005  # seconds; see Batcher._take
+REQUEST_CHUNK_TOKENS = 2048  # one request's share of a batch: what a small request may wait behind
 
 
 class QueueFullError(Exception):
@@ -88,11 +92,11 @@ class Batcher:
             await asyncio.to_thread(thread.join)
 
     async def embed(self, ids: list[list[int]], normalize: bool | None = None) -> np.ndarray:
-        """Embeddings for token-id lists, in order; split into chunks of at most the token budget,
+        """Embeddings for token-id lists, in order; split into chunks of at most REQUEST_CHUNK_TOKENS,
         queued one after the other (each behind what arrived while the one before it ran)."""
-        chunks, current, size = [], [], 0
+        chunks, current, size, limit = [], [], 0, min(self.max_batch_tokens, REQUEST_CHUNK_TOKENS)
         for x in ids:
-            if current and size + len(x) > self.max_batch_tokens:
+            if current and size + len(x) > limit:
                 chunks.append(current)
                 current, size = [], 0
             current.append(x)

@@ -107,7 +107,8 @@ def test_info(capsys):
     assert info["pooling"] == "mean" and info["normalize"] is True and info["backend"] == "onnxruntime"
     assert info["providers"] == ["CPUExecutionProvider"] and "CPUExecutionProvider" in info["available_providers"]
     assert info["threads"] == default_threads()
-    assert set(info["versions"]) == {"python", "minilm", "numpy", "onnxruntime", "onnx", "tokenizers", "safetensors"}
+    assert set(info["versions"]) == {"python", "minilm", "numpy", "onnxruntime", "onnx", "tokenizers", "safetensors", "openvino"}
+    assert info["precision"] == "fp32 (the default)" and set(info["cpu_flags"]) <= set(minilm.runtime.precision.FLAGS)
     assert info["versions"]["minilm"] == minilm.__version__
     code, out, _ = run(capsys, "info", "--backend", "numpy", "--max-length", "128", "--threads", "1")
     fields = dict(re.match(r"(\w+):\s+(.*)", line).groups() for line in out.splitlines())

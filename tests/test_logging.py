@@ -35,7 +35,7 @@ def test_load_says_where_the_model_was_found_and_how_it_runs(caplog, tmp_path, m
         minilm.load(folder, threads=1)
     assert f"model found: {folder} (path)" in messages(caplog, "minilm.sources", logging.INFO)
     loaded = messages(caplog, "minilm.loading", logging.INFO)
-    assert f"loaded {folder}: 2 layers, hidden 16, max length 32 (the model's), mean pooling; backend onnxruntime, float32" in loaded
+    assert f"loaded {folder}: 2 layers, hidden 16, max length 32 (the model's), mean pooling; backend onnxruntime, fp32 (the default)" in loaded
     runtime = messages(caplog, "minilm.runtime", logging.INFO)
     assert "CPUExecutionProvider, float32, 1 intra-op threads (asked for), 1 concurrent run" in runtime
     assert "cache miss:" in messages(caplog, "minilm.cache") and "cache entry written:" in messages(caplog, "minilm.cache")

@@ -1,4 +1,6 @@
-"""The HTTP server, started on a free loopback port: OpenAI client, TEI routes, limits, faults, shutdown."""
+"""The HTTP server, started on a free loopback port: OpenAI client, TEI routes, limits, faults, shutdown
+(the drain: test_server_shutdown.py; body and token limits: test_server_limits.py; error shapes and
+/metrics: test_server_errors.py)."""
 
 from __future__ import annotations
 
@@ -297,3 +299,6 @@ def test_sigterm_finishes_the_request_in_flight(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# more work than the drain holds (503 with Retry-After for the rest, exit 0): tests/test_server_shutdown.py

@@ -9,6 +9,7 @@ alone).
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -18,15 +19,18 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, logs
 from ..errors import BackendError
 from ..sources import hub_id_of
 from .batcher import Batcher
-from .fast import HTTPError, Service, error_body, error_of, make_routes
+from .fast import Service
 from .heads import make_head_routes
 from .metrics import Metrics
 from .playground import add_playground
+from .routes import Checks, make_routes
+from .status import HTTPError, error_body, error_of
 
 
 @dataclass
@@ -36,6 +40,10 @@ class Settings:
     max_inputs: int = 2048
     max_input_chars: int = 100_000
     max_queue: int = 1024
+    max_request_tokens: int = 300_000  # tokens of one request after truncation (OpenAI's limit for embeddings)
+    max_body_bytes: int = 4 * 1024 * 1024
+    shutdown_timeout: float = 30.0  # seconds of drain after SIGTERM; what is left then gets 503
+    open_metrics: bool = False  # GET /metrics without the API key
     workers: Optional[int] = None  # batches at once (Batcher); None: see batch_workers
     api_key: Optional[str] = None
     index: Optional[str] = None  # --index PATH: enables POST /search
@@ -95,6 +103,22 @@ class PredictRequest(BaseModel):  # TEI /predict
     truncate: bool = True
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+# every route's errors, as the OpenAPI document declares them (in place of FastAPI's own 422 shape)
+ERRORS = {"4XX": {"model": ErrorResponse, "description": "Bad request: malformed JSON or wrong types (422), a bad value (400), "
+                                                          "over a limit (413), missing key (401), no route (404, 405), queue full (429)"},
+          "5XX": {"model": ErrorResponse, "description": "Server error (500), unhealthy or shutting down (503)"}}
+
+
 def _error(status: int, message: str, kind: str, headers: dict | None = None) -> Response:
     return Response(error_body(status, message, kind), status, headers=headers, media_type="application/json")
 
@@ -121,7 +145,9 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
     workers, threads = batch_workers(embedder, settings.workers)
     batcher = Batcher(embedder, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue, metrics,
                       workers, threads)
-    hot, tokenize, check_texts = make_routes(embedder, batcher, settings)
+    pool = ThreadPoolExecutor(2, thread_name_prefix="minilm-tokenize")  # the tokenization of large requests
+    checks = Checks(embedder, settings, pool)
+    hot = make_routes(embedder, batcher, checks)
     head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics)
     hot |= head_routes
 
@@ -142,9 +168,10 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
         logs.get("server").info("shutting down: %d batches still queued are finished first",
                                 sum(len(b.queue) for b in [batcher] + head_batchers))
         for b in [batcher] + head_batchers:
-            await b.stop()  # SIGTERM: uvicorn stops accepting, waits for requests, then we drain
+            await b.stop()  # SIGTERM: Service.drain answered or refused every request; the workers end
+        pool.shutdown(wait=False)
 
-    app = FastAPI(title="minilm", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="minilm", version=__version__, lifespan=lifespan, responses=ERRORS)
     app.state.batcher, app.state.metrics = batcher, metrics
 
     @app.exception_handler(RequestValidationError)
@@ -160,6 +187,17 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
         return _error(status, message, kind, headers)
 
     app.add_exception_handler(HTTPError, on_error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request, exc):  # FastAPI's own 404, 405 and body errors, in our shape
+        if exc.status_code == 404:
+            message = f"no route {request.url.path}: see /openapi.json"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}: use {exc.headers.get('Allow', 'another')}"
+        else:
+            message = str(exc.detail)
+        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        return _error(exc.status_code, message, kind, exc.headers)
 
     # served by fast.Service; declared here for the OpenAPI document (and for FastAPI alone)
     @app.post("/v1/embeddings", response_class=Response)
@@ -187,19 +225,13 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
     @app.post("/similarity")
     async def similarity(body: SimilarityRequest) -> list[float]:
         texts = [body.inputs.source_sentence] + body.inputs.sentences
-        vectors = await batcher.embed(tokenize(texts), normalize=True)
+        ids = await checks.tokenize(texts, name=lambda i: f"sentences[{i - 1}]" if i else "source_sentence")
+        vectors = await batcher.embed(ids, normalize=True)
         return (vectors[1:] @ vectors[0]).tolist()
 
     @app.post("/tokenize")
     async def tokenize_route(body: TokenizeRequest) -> list[list[dict]]:
-        texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-        check_texts(texts)
-        out = []
-        for enc in embedder.tokenizer.encodings(texts):
-            special = enc.special_tokens_mask
-            out.append([{"id": i, "text": t, "special": bool(s), "start": a, "stop": b}
-                        for i, t, s, (a, b) in zip(enc.ids, enc.tokens, special, enc.offsets)])
-        return out
+        return await checks.table([body.inputs] if isinstance(body.inputs, str) else body.inputs)
 
     @app.get("/health")
     async def health():
@@ -220,9 +252,9 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
                 **heads,
                 "limits": settings.__dict__ | {"api_key": bool(settings.api_key)}}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus():
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
     add_playground(app, embedder, settings.index, reranker)  # GET / (the page), /static, /model/*, POST /search
-    return Service(app, hot, settings.api_key, metrics)
+    return Service(app, hot, settings, metrics, [batcher] + head_batchers)

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .batcher import Batcher
-from .fast import HTTPError, _optional, dumps, invalid
+from .routes import _optional
+from .status import HTTPError, dumps, invalid
 
 
 class Encoded(list):

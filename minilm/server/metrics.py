@@ -1,4 +1,9 @@
-"""Prometheus metrics in the text exposition format (a few counters, a gauge, histograms)."""
+"""Prometheus metrics in the text exposition format (a few counters, two gauges, histograms).
+
+Requests are counted by route template (``/model/{name}``, never the raw path: ``fast.route_of``
+maps every path no route matches to ``UNMATCHED``), so the set of series is bounded by the routes;
+label values are escaped as the text format requires all the same.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,12 @@ from collections import defaultdict
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+UNMATCHED = "unmatched"  # the route label of every path no route serves (404s)
+
+
+def label(value) -> str:
+    """A label value in the text format: backslash, double quote and line feed escaped."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class _Histogram:
@@ -37,6 +48,7 @@ class Metrics:
         self.batch_seconds = _Histogram(LATENCY_BUCKETS)
         self.tokens = 0
         self.queue_depth = 0
+        self.batches_running = 0
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         with self.lock:
@@ -52,14 +64,16 @@ class Metrics:
     def render(self) -> str:
         with self.lock:
             lines = ["# TYPE minilm_requests_total counter"]
-            lines += [f'minilm_requests_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items())]
+            counts = sorted(self.requests.items())
+            lines += [f'minilm_requests_total{{route="{label(r)}",status="{s}"}} {n}' for (r, s), n in counts]
             lines += ["# TYPE minilm_errors_total counter"]
-            lines += [f'minilm_errors_total{{route="{r}",status="{s}"}} {n}' for (r, s), n in sorted(self.requests.items()) if s >= 400]
+            lines += [f'minilm_errors_total{{route="{label(r)}",status="{s}"}} {n}' for (r, s), n in counts if s >= 400]
             lines += ["# TYPE minilm_queue_depth gauge", f"minilm_queue_depth {self.queue_depth}",
+                      "# TYPE minilm_batches_running gauge", f"minilm_batches_running {self.batches_running}",
                       "# TYPE minilm_tokens_total counter", f"minilm_tokens_total {self.tokens}",
                       "# TYPE minilm_batch_size histogram", *self.batch_size.lines("minilm_batch_size"),
                       "# TYPE minilm_batch_seconds histogram", *self.batch_seconds.lines("minilm_batch_seconds"),
                       "# TYPE minilm_request_seconds histogram"]
             for route, hist in sorted(self.latency.items()):
-                lines += hist.lines("minilm_request_seconds", f'route="{route}"')
+                lines += hist.lines("minilm_request_seconds", f'route="{label(route)}"')
             return "\n".join(lines) + "\n"

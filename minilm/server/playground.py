@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from ..sources import hub_id_of
-from .fast import HTTPError
+from .status import HTTPError
 
 STATIC = Path(__file__).parent / "static"
 VENDOR = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm", "tokenizers.min.mjs")

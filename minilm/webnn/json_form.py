@@ -66,7 +66,7 @@ def _operand(name: str, desc: Any, where: str, source: str, path: str) -> Operan
 def _init(name: str, desc: dict, source: str) -> tuple:
     where = f"const {name!r}"
     init = _need(desc, "init", dict, where, source)
-    if init.get("kind") not in INIT_KINDS:
+    if not isinstance(init.get("kind"), str) or init["kind"] not in INIT_KINDS:
         raise ParseError(f"{where}: init kind must be one of {sorted(INIT_KINDS)}, got {init.get('kind')!r}", source)
     kind, field = INIT_KINDS[init["kind"]]
     value = _need(init, field, object, f"{where} init", source)

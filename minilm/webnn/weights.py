@@ -60,7 +60,7 @@ def _check_entry(path: Path, key: str, entry) -> None:
     if not isinstance(entry, dict):
         raise CheckpointError(f"{where}: entry must be an object")
     dtype, shape = entry.get("dataType"), entry.get("shape")
-    if dtype not in ITEM_BITS:
+    if not isinstance(dtype, str) or dtype not in ITEM_BITS:
         raise CheckpointError(f"{where}: dataType {dtype!r} is not one of {sorted(ITEM_BITS)}")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise CheckpointError(f"{where}: shape must be a list of non-negative integers, got {shape!r}")

@@ -121,8 +121,8 @@ def test_run_checks_free_disk_space_before_running(tmp_path, capsys, monkeypatch
     out = tmp_path / "out"
     argv = ["webnn", "run", str(path), "--input", f"x={tmp_path / 'x.npy'}", "--output-dir", str(out)]
     assert main(argv) == 5
-    assert ("No space left on device for the outputs: they need 3.8 MiB, 1.0 MiB are free (free some space, or choose "
-            f"another --output-dir): {str(out)!r}") in capsys.readouterr().err
+    assert ("No space left on device (the disk is full: free some space, then run the command again); the outputs need "
+            f"3.8 MiB, 1.0 MiB are free (or choose another --output-dir): {str(out)!r}") in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
     monkeypatch.undo()
     assert main(argv) == 0 and sorted(p.name for p in out.iterdir()) == ["y.npy"]  # no temporary left

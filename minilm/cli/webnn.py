@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_folder, atomic_write
+from ..atomic import DISK_FULL, atomic_folder, atomic_write
 from ..errors import GraphError, InputError
 from ..graph import limits
 from ..graph.ir import DTYPES, dtype_name, format_shape
@@ -103,8 +103,8 @@ def _check_space(out: Path, need: int) -> None:
         where = where.parent
     free = shutil.disk_usage(where).free
     if need > free:
-        raise OSError(errno.ENOSPC, f"No space left on device for the outputs: they need {size_text(need)}, "
-                                    f"{size_text(free)} are free (free some space, or choose another --output-dir)", str(out))
+        raise OSError(errno.ENOSPC, f"{DISK_FULL}; the outputs need {size_text(need)}, {size_text(free)} are free "
+                                    "(or choose another --output-dir)", str(out))
 
 
 def cmd_run(args, parser) -> int:

@@ -86,7 +86,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temp_name(target)
     try:
         yield tmp
-        _fsync(tmp)
+        fsync_file(tmp)
         os.replace(tmp, target)
     except BaseException as exc:
         full = is_disk_full(exc, target.parent)
@@ -125,7 +125,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         yield stage
         files = sorted(p for p in stage.rglob("*") if p.is_file())
         for file in files:
-            _fsync(file)
+            fsync_file(file)
         if not target.exists():
             os.rename(stage, target)
         else:
@@ -180,7 +180,8 @@ def _reraise(exc: BaseException, new: BaseException):
     raise new from exc
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush PATH's data to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 
 from .. import logs
+from ..atomic import fsync_file
 from ..graph import Graph
 
 log = logs.get("cache")
@@ -129,14 +130,6 @@ def discard(key: str, suffix: str = ".onnx") -> None:
             pass
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def store(key: str, write: Callable[[Path], None], suffix: str = ".onnx") -> Path | None:
     """Have ``write(tmp_path)`` produce the model, with any files beside it (its weights, data_name;
     OpenVINO's ``.bin``), in a temporary folder, then fsync them and move them into place atomically,
@@ -157,7 +150,7 @@ def store(key: str, write: Callable[[Path], None], suffix: str = ".onnx") -> Pat
         if not model.is_file() or model.stat().st_size == 0:
             return None
         for other in tmp.iterdir():
-            _fsync(other)
+            fsync_file(other)
         for other in tmp.iterdir():
             if other != model:
                 os.replace(other, path.parent / other.name)

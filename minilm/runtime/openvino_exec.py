@@ -29,7 +29,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -38,6 +37,7 @@ import numpy as np
 from ..errors import BackendError, MissingDependencyError
 from ..graph import Graph
 from .feeds import bind_symbols
+from .pool import in_order
 from .precision import INSTALL
 
 HINTS = {"bf16": "bf16", "fp32": "f32"}
@@ -140,10 +140,4 @@ class OpenVinoExecutor:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minilm-ov")
-        pending: deque = deque()
-        for feeds in batches:
-            pending.append(self._pool.submit(self.run, feeds, outputs))
-            if len(pending) > self.workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order(self._pool, self.run, batches, outputs, self.workers)

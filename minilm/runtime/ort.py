@@ -10,7 +10,6 @@ after another split over intra-op threads; a single batch still gets all ``threa
 from __future__ import annotations
 
 import os
-from collections import deque
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -19,6 +18,7 @@ from .. import logs
 from ..errors import BackendError
 from ..graph import Graph
 from .feeds import bind_symbols
+from .pool import in_order
 from .quantize import saturates  # light: onnxruntime.quantization is imported only to quantise
 
 QUANTIZE = (None, "int8")
@@ -167,10 +167,4 @@ class OnnxRuntimeExecutor:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="minilm-ort")
-        pending: deque = deque()
-        for feeds in batches:  # the next batch's feeds are built while the current ones run
-            pending.append(self._pool.submit(self.run, feeds, outputs))
-            if len(pending) > self.workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order(self._pool, self.run, batches, outputs, self.workers)

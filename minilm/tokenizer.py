@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -103,8 +104,14 @@ class WordPieceTokenizer:
         self.inner.no_padding()
         self.max_length = max_length
         self.inner.enable_truncation(max_length)
-        self.probe, self.margin = _probe(inner)
         self.head_chars = HEAD_CHARS * max_length
+
+    @cached_property
+    def probe(self) -> Tokenizer | None:
+        """``_probe``'s copy of the tokenizer (and ``margin``), made when a text first needs it (one longer
+        than ``head_chars``): a second parse of tokenizer.json, 35 ms of every cold start otherwise."""
+        probe, self.margin = _probe(self.inner)
+        return probe
 
     @property
     def vocab_size(self) -> int:
@@ -114,10 +121,10 @@ class WordPieceTokenizer:
         """index -> the Encoding, for texts longer than the first prefix whose prefix was enough."""
         budget = self.max_length - self.inner.num_special_tokens_to_add(False)
         done: dict[int, object] = {}
-        if self.probe is None:
-            return done
         size = self.head_chars
         pending = [i for i, t in enumerate(texts) if len(t) > size]
+        if not pending or self.probe is None:
+            return done
         while pending:
             heads = self.probe.encode_batch([texts[i][:size] for i in pending], add_special_tokens=False)
             left = []

@@ -142,3 +142,12 @@ def test_a_pipeline_not_known_to_be_local_is_tokenized_whole():
     assert cut.probe is None
     text = "a " * 10_000
     assert cut.encode([text]) == whole(cut, [text]) == [[1]]  # one unknown word, "aaaa...": only the whole text says so
+
+
+def test_the_probe_is_made_only_for_a_text_long_enough_to_cut(model_folder):
+    tok = load_tokenizer(model_folder, 8)
+    tok.encode(["a short text", "x" * (tok.head_chars - 1)])
+    assert "probe" not in vars(tok)  # a cold start never parses tokenizer.json twice for short texts
+    long = "word " * tok.head_chars
+    assert tok.encode([long]) == whole(tok, [long])
+    assert vars(tok)["probe"] is not None

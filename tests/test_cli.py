@@ -179,3 +179,20 @@ def test_help_and_version(capsys):
     assert code == 0 and "empty lines included" in out and "a final newline does not add an empty text" in out
     result = subprocess.run([sys.executable, "-m", "minilm", "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout == f"minilm {minilm.__version__}\n"
+
+
+def test_the_command_exits_with_its_code_after_the_exit_handlers():
+    """entry() ends the process without the interpreter's teardown: the output and the exit handlers must
+    still come out, and the code must be main's."""
+    code = ("import atexit, sys; from minilm.cli import main as cli\n"
+            "atexit.register(lambda: sys.stderr.write('exit handler ran\\n'))\n"
+            "sys.stdout.write('partial line, no newline')\n"
+            "cli.main = lambda: int(sys.argv[1])\n"
+            "cli.entry()\n"
+            "sys.stderr.write('not reached\\n')\n")
+    for want in (0, 5):
+        done = subprocess.run([sys.executable, "-c", code, str(want)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == want and done.stdout == "partial line, no newline"
+        assert done.stderr == "exit handler ran\n"
+    done = subprocess.run([sys.executable, "-m", "minilm", "embed"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no texts" in done.stderr

@@ -27,6 +27,7 @@ batches), each on its own infer request.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -41,15 +42,32 @@ from .pool import in_order
 from .precision import INSTALL
 
 HINTS = {"bf16": "bf16", "fp32": "f32"}
+CONVERTER = "openvino.tools.ovc"  # OpenVINO's model converter: not needed to run a model
 
 
 def _openvino():
+    """The ``openvino`` module. Imported first here, it comes without its model converter (``openvino.tools.ovc``,
+    and the telemetry that starts): that import took 0.17 s, this one 0.06 s (docs/notes/performance.md).
+    ``openvino.convert_model`` still works: it imports the converter when called."""
+    if "openvino" in sys.modules:
+        return sys.modules["openvino"]
+    blocked = sys.modules.setdefault(CONVERTER, None) is None  # a None entry: `from openvino.tools.ovc import` fails
     try:
         import openvino
     except ImportError as exc:
         raise MissingDependencyError(f"precision='bf16' (and backend='openvino') needs OpenVINO: {INSTALL} "
                                      "(or pip install openvino)") from exc
+    finally:
+        if blocked and sys.modules.get(CONVERTER, 0) is None:
+            del sys.modules[CONVERTER]
+    if not hasattr(openvino, "convert_model"):
+        openvino.convert_model = _convert_model
     return openvino
+
+
+def _convert_model(*args, **kwargs):
+    from openvino.tools.ovc import convert_model
+    return convert_model(*args, **kwargs)
 
 
 def lowered(graph: Graph):
@@ -57,6 +75,14 @@ def lowered(graph: Graph):
     from .lowering import to_onnx
     from .rewrite import fold_weight_transposes
     return fold_weight_transposes(to_onnx(graph, fuse=False))
+
+
+def cache_key(graph: Graph, precision: str, version: str) -> str:
+    """The model cache's key of ``graph``'s OpenVINO model at ``precision`` on OpenVINO ``version`` (model_cache.key:
+    the graph, its weights or their file's identity, the lowering code and these options)."""
+    from . import model_cache
+    return model_cache.key(graph, {"engine": "openvino", "openvino": version, "lowering": "unfused+folded",
+                                   "float16_weights": precision == "bf16"})
 
 
 class OpenVinoExecutor:
@@ -91,8 +117,7 @@ class OpenVinoExecutor:
         from . import model_cache
         core = ov.Core()
         if cache and model_cache.cache_dir() is not None:
-            key = model_cache.key(self.graph, {"engine": "openvino", "openvino": ov.__version__, "lowering": "unfused+folded",
-                                               "float16_weights": self.precision == "bf16"})
+            key = cache_key(self.graph, self.precision, ov.__version__)
             path = model_cache.lookup(key, ".xml")
             blobs = model_cache.cache_dir() / "openvino"  # OpenVINO's compiled blobs (its own keys): compile 0.7 -> 0.4 s
             if path is not None:

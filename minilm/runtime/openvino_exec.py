@@ -49,7 +49,7 @@ def _openvino():
     """The ``openvino`` module. Imported first here, it comes without its model converter (``openvino.tools.ovc``,
     and the telemetry that starts): that import took 0.17 s, this one 0.06 s (docs/notes/performance.md).
     ``openvino.convert_model`` still works: it imports the converter when called."""
-    if "openvino" in sys.modules:
+    if sys.modules.get("openvino") is not None:
         return sys.modules["openvino"]
     blocked = sys.modules.setdefault(CONVERTER, None) is None  # a None entry: `from openvino.tools.ovc import` fails
     try:

@@ -17,7 +17,8 @@ from minilm.runtime import model_cache, precision as prec
 
 from tinymodel import CONFIG, random_weights, write_tiny_model
 
-pytestmark = pytest.mark.skipif(not prec.engine_installed(), reason="could not import 'openvino' (pip install 'minilm[openvino]')")
+pytestmark = pytest.mark.skipif(not prec.engine_installed(),
+                                reason="could not import 'openvino' (pip install 'minilm[openvino]')")
 CFG = BertConfig(**{k: v for k, v in CONFIG.items() if k != "model_type"})
 
 

@@ -50,7 +50,8 @@ def message(r: httpx.Response) -> str:
 @pytest.mark.parametrize("route,body,said", [
     ("/rerank", {"query": "\ud800", "texts": ["d"]}, "query has a lone surrogate (U+D800) at character 0"),
     ("/rerank", {"query": "q", "texts": ["ok", "caf\u00e9 \udfff"]}, "texts[1] has a lone surrogate (U+DFFF) at character 5"),
-    ("/v1/rerank", {"query": "q", "documents": [{"text": "a\ud83d"}]}, "documents[0] has a lone surrogate (U+D83D) at character 1"),
+    ("/v1/rerank", {"query": "q", "documents": [{"text": "a\ud83d"}]},
+     "documents[0] has a lone surrogate (U+D83D) at character 1"),
     ("/predict", {"inputs": "\udbff"}, "input 0 has a lone surrogate (U+DBFF) at character 0"),
     ("/predict", {"inputs": ["ok", ["a", "b \ud800"]]}, "input 1 text_pair has a lone surrogate (U+D800) at character 2"),
 ])

@@ -131,7 +131,10 @@ def make_head_routes(reranker, classifier, settings, metrics, pool: Executor) ->
 
     predictor = classifier if classifier is not None else reranker
     if predictor is not None:
-        predicting, checks = (batcher_of(predictor), checks_of(predictor)) if predictor is not reranker else (ranking, ranking_checks)
+        if predictor is reranker:
+            predicting, checks = ranking, ranking_checks
+        else:
+            predicting, checks = batcher_of(predictor), checks_of(predictor)
 
         async def tei_predict(body) -> bytes:
             if not isinstance(body, dict) or "inputs" not in body:

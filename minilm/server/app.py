@@ -148,7 +148,7 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
     pool = ThreadPoolExecutor(2, thread_name_prefix="minilm-tokenize")  # the tokenization of large requests
     checks = Checks(embedder, settings, pool)
     hot = make_routes(embedder, batcher, checks)
-    head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics)
+    head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics, pool)
     hot |= head_routes
 
     @asynccontextmanager

@@ -19,6 +19,7 @@ from .errors import (
     MinilmError,
     MissingDependencyError,
     ModelNotFoundError,
+    ModelWarning,
     PrecisionWarning,
     SearchIndexError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "MinilmError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "ModelWarning",
     "PrecisionWarning",
     "SearchIndexError",
     "__version__",

@@ -91,7 +91,7 @@ class Embedder:
     def _calibration(self, packed: bool) -> list[dict[str, np.ndarray]]:
         """Feeds of random token ids (runtime/smooth.py), in batches of 32."""
         from .runtime.smooth import calibration_ids
-        ids = calibration_ids(self.config.vocab_size, self.tokenizer.encode([""])[0])
+        ids = calibration_ids(self.config.vocab_size, self.tokenizer.encode([""])[0], self.tokenizer.max_length)
         chunks = [ids[i:i + 32] for i in range(0, len(ids), 32)]
         return [bert_packed.feeds(c, self.config.pad_token_id) if packed else self._feeds(c) for c in chunks]
 

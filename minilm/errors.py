@@ -66,3 +66,7 @@ class ParseError(GraphError):
 
 class PrecisionWarning(MinilmError, UserWarning):
     """A precision that works but is slower than fp32 on this CPU (bf16 without native bfloat16)."""
+
+
+class ModelWarning(MinilmError, UserWarning):
+    """A checkpoint that loads as an embedding model but was not trained as one (a bare masked-LM BERT)."""

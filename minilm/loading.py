@@ -6,15 +6,16 @@ as a WebnnEmbedder, anything else as an Embedder.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
 
 from . import logs, sources
-from .checkpoints import load_onnx, load_weights
+from .checkpoints import check_weights, load_onnx, read_tensors
 from .config import PipelineConfig, read_bert_config, read_pipeline_config
 from .embedder import Embedder
-from .errors import BackendError, ConfigError, PrecisionWarning
+from .errors import BackendError, ConfigError, ModelWarning, PrecisionWarning
 from .presets import check_preset, find_preset, preset_pipeline
 from .runtime import check_backend, check_threads
 from .runtime.precision import Choice, cpu_flags, slow_bf16
@@ -55,7 +56,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
         from .webnn.model import load as load_webnn
         if choice.precision == "int8":
             raise BackendError(f"{path} is a WebNN export: precision='int8' applies to a checkpoint, not to it")
-        return _chosen(load_webnn(path, backend, threads, max_length, tokenizer, precision_options), choice)
+        return record_choice(load_webnn(path, backend, threads, max_length, tokenizer, precision_options), choice)
     onnx_path = sources.onnx_file(path)
     preset = find_preset(str(onnx_path.stem if onnx_path else path)) or find_preset(str(model or ""))
     if onnx_path:
@@ -70,16 +71,45 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     tokenizer_path = Path(tokenizer) if tokenizer is not None else folder
     tok = load_tokenizer(tokenizer_path, max_length or pipeline.max_seq_length)
     if weights is None:
-        weights = load_weights(path, config)
+        tensors, file = read_tensors(path)
+        check_bi_encoder(path, tensors)
+        weights = check_weights(tensors, config, file)
     if preset:
         check_preset(preset, config, path)
     options = {"device": device, "dtype": dtype} | precision_options
-    embedder = _chosen(Embedder(path, config, pipeline, weights, tok, backend, threads, options), choice)
+    embedder = record_choice(Embedder(path, config, pipeline, weights, tok, backend, threads, options), choice)
     log.info("loaded %s: %d layers, hidden %d, max length %d (%s), %s pooling%s; backend %s, %s (%s)",
              path, config.num_hidden_layers, config.hidden_size, tok.max_length,
              "--max-length" if max_length else "the model's", pipeline.pooling, ", normalized" if pipeline.normalize else "",
              backend, dtype or choice.precision, choice.reason)
     return embedder
+
+
+def check_bi_encoder(folder: Path, tensors: dict) -> None:
+    """Refuse a cross-encoder (a classifier on [CLS], and no Pooling module or sentence-transformers says
+    CrossEncoder): its encoder's vectors are not sentence embeddings. Warn (ModelWarning) on a masked-LM
+    checkpoint with no modules.json, whose mean-pooled vectors were never trained for similarity."""
+    modules = folder / "modules.json"
+    listed, settings = _json(modules), _json(folder / "config_sentence_transformers.json")
+    pooling = isinstance(listed, list) and any(isinstance(m, dict) and str(m.get("type", "")).endswith("Pooling") for m in listed)
+    kind = settings.get("model_type") if isinstance(settings, dict) else None
+    if kind == "CrossEncoder" or ("classifier.weight" in tensors and not pooling):
+        raise ConfigError(f"{folder}: this checkpoint is a cross-encoder (BertForSequenceClassification: a classifier on "
+                          "[CLS] that scores a text or a pair), not a sentence-embedding model; load it with "
+                          "minilm.CrossEncoder (scores of pairs) or minilm.Classifier (labels), or on the command line "
+                          "with `minilm rerank` / `minilm classify`")
+    if "cls.predictions.transform.dense.weight" in tensors and not modules.is_file():
+        warnings.warn(f"{folder}: a masked-LM checkpoint (BertForMaskedLM) with no sentence-transformers modules.json: "
+                      "its vectors are mean-pooled token embeddings of a model not trained for sentence similarity; "
+                      "for fill-in use minilm.MaskedLM", ModelWarning, stacklevel=3)
+
+
+def _json(path: Path):
+    """A JSON file's value, or None where it is absent or malformed (read_pipeline_config names a malformed one)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def precision_backend(precision: str, backend: str) -> tuple[str, dict]:
@@ -97,10 +127,12 @@ def precision_backend(precision: str, backend: str) -> tuple[str, dict]:
     return backend, {"quantize": "int8"}
 
 
-def _chosen(embedder: Embedder, choice: Choice) -> Embedder:
-    embedder.precision, embedder.precision_reason = choice.precision, choice.reason
+def record_choice(model, choice: Choice, stacklevel: int = 3):
+    """``model`` (an Embedder, or a model with a head) with its precision and why; bf16 where bfloat16 is not
+    native warns (PrecisionWarning)."""
+    model.precision, model.precision_reason = choice.precision, choice.reason
     if choice.precision == "bf16":
         message = slow_bf16(cpu_flags())
         if message:
-            warnings.warn(message, PrecisionWarning, stacklevel=3)
-    return embedder
+            warnings.warn(message, PrecisionWarning, stacklevel=stacklevel)
+    return model

@@ -15,7 +15,7 @@ def test_public_api_is_small_and_sorted():
     assert minilm.__all__ == sorted(minilm.__all__)
     assert set(minilm.__all__) == {
         "BackendError", "CheckpointError", "Classifier", "ConfigError", "CrossEncoder", "Embedder", "GraphError", "Index",
-        "InputError", "MaskedLM", "MinilmError", "MissingDependencyError", "ModelNotFoundError", "PrecisionWarning",
+        "InputError", "MaskedLM", "MinilmError", "MissingDependencyError", "ModelNotFoundError", "ModelWarning", "PrecisionWarning",
         "SearchIndexError", "__version__", "load",
     }
     for name in minilm.__all__:

@@ -50,8 +50,8 @@ def test_rerank_exit_codes(capsys, monkeypatch):
     assert code == 2 and "--model is required (CrossEncoder: a checkpoint with a head)" in err
     code, _, err = run(capsys, "rerank", "q", "d", "--model", HEADS / "mlm")
     assert code == 4 and "this checkpoint has no classifier: it has a masked-LM head" in err
-    code, _, err = run(capsys, "rerank", "q", "d", "--model", HEADS / "rerank", "--int8")
-    assert code == 2 and "--int8 applies to embedding models" in err
+    code, _, err = run(capsys, "rerank", "q", "d", "--model", HEADS / "rerank", "--int8", "--precision", "bf16")
+    assert code == 2 and "--int8 is --precision int8; it cannot be combined with --precision bf16" in err
     code, _, err = run(capsys, "rerank", "q", "--model", HEADS / "rerank")
     assert code == 2 and "no texts" in err
 

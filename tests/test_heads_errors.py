@@ -4,7 +4,9 @@ error path with its message."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from conftest import FIXTURES
 from safetensors.numpy import load_file, save_file
 
 import minilm
-from minilm.errors import CheckpointError, ConfigError, InputError, ModelNotFoundError
+from minilm.errors import CheckpointError, ConfigError, InputError, ModelNotFoundError, ModelWarning
 
 HEADS = FIXTURES / "heads"
 PAIRS = [("what is a cat", "a cat is a small animal"), ("is the dog good", "the dog is good")]
@@ -190,3 +192,46 @@ def test_llm_models_path_is_searched_after_minilm_model(tmp_path, monkeypatch):
     monkeypatch.delenv("MINILM_MODEL")
     with pytest.raises(ModelNotFoundError, match=r"LLM_MODELS_PATH: \S*models/absent"):
         minilm.CrossEncoder("absent")
+
+
+CROSS_ENCODER = ("this checkpoint is a cross-encoder (BertForSequenceClassification: a classifier on [CLS] that scores "
+                 "a text or a pair), not a sentence-embedding model; load it with minilm.CrossEncoder")
+
+
+def test_load_refuses_a_cross_encoder(tmp_path, capsys):
+    with pytest.raises(ConfigError, match=re.escape(f"{HEADS / 'rerank'}: {CROSS_ENCODER}")):
+        minilm.load(HEADS / "rerank")
+    from minilm.cli.main import main
+    assert main(["embed", "hello", "--model", str(HEADS / "nli")]) == 4
+    assert CROSS_ENCODER in capsys.readouterr().err
+    # as sentence-transformers' CrossEncoder.save writes it: modules.json (a Transformer, no Pooling) and
+    # config_sentence_transformers.json's model_type
+    saved = copy(tmp_path, "rerank")
+    (saved / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "", "type":
+                                                     "sentence_transformers.base.modules.transformer.Transformer"}]))
+    with pytest.raises(ConfigError, match="is a cross-encoder"):
+        minilm.load(saved)
+    (saved / "config_sentence_transformers.json").write_text(json.dumps({"model_type": "CrossEncoder"}))
+    (saved / "model.safetensors").write_bytes((HEADS / "mlm" / "model.safetensors").read_bytes())  # no classifier left
+    shutil.copy(HEADS / "mlm" / "config.json", saved / "config.json")
+    with pytest.raises(ConfigError, match="is a cross-encoder"):
+        minilm.load(saved)
+
+
+def test_a_bi_encoder_with_a_pooling_module_loads_whatever_else_it_holds(tmp_path):
+    folder = copy(tmp_path, "rerank")
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert minilm.load(folder).encode("a cat").shape == (32,)
+
+
+def test_load_warns_on_a_bare_masked_lm():
+    with pytest.warns(ModelWarning, match=r"a masked-LM checkpoint \(BertForMaskedLM\) with no sentence-transformers "
+                                          r"modules.json: .* not trained for sentence similarity; for fill-in use minilm.MaskedLM"):
+        minilm.load(HEADS / "mlm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        minilm.load()  # the bundled bi-encoder: no warning

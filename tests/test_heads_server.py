@@ -85,7 +85,7 @@ def test_limits_and_errors_use_the_one_table(server):
     too_many = httpx.post(server + "/rerank", json={"query": "q", "texts": ["d"] * 21})
     assert too_many.status_code == 413 and "21 texts is more than the limit of 20 (--max-inputs)" in too_many.json()["error"]["message"]
     too_long = httpx.post(server + "/v1/rerank", json={"query": "q", "documents": ["a" * 301]})
-    assert too_long.status_code == 413 and "documents 0 has 301 characters" in too_long.json()["error"]["message"]
+    assert too_long.status_code == 413 and "documents[0] has 301 characters" in too_long.json()["error"]["message"]
     cut = httpx.post(server + "/rerank", json={"query": "the " * 20, "texts": ["the " * 20], "truncate": False})
     assert cut.status_code == 413 and "longer than the model's 32 tokens and truncate=false" in cut.json()["error"]["message"]
     bad = httpx.post(server + "/rerank", json={"query": 3, "texts": ["a"]})

@@ -166,3 +166,17 @@ def test_server_start_shutdown_and_request_errors(caplog, ort_embedder, monkeypa
     assert failed.levelno == logging.ERROR and failed.exc_info
     assert "shutting down:" in server
     assert not [m for _, level, m in records(caplog, logging.INFO) if "zebrafish" in m]  # never a text at INFO or above
+
+
+def test_int8_quantisation_prints_nothing_and_leaves_the_root_logger_bare(tmp_path):
+    """onnxruntime.quantization's advice on the root logger goes to minilm.runtime at debug; the handler that
+    logging.warning() would leave on a bare root logger is taken off."""
+    import subprocess
+    import sys
+    folder = write_tiny_model(tmp_path / "tiny")
+    code = ("import logging, minilm; m = minilm.load(%r, quantize='int8'); m.encode(['a b']); "
+            "print(len(logging.getLogger().handlers))") % str(folder)
+    env = {"MINILM_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "0", run.stderr
+    assert run.stderr == ""

@@ -42,6 +42,11 @@ def load_model(args):
                 quantize=quantize, precision=precision)
 
 
+def precision(args) -> str:
+    """--precision, with --int8 as its alias (default fp32)."""
+    return "int8" if getattr(args, "int8", False) else getattr(args, "precision", None) or "fp32"
+
+
 def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")

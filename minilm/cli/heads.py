@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from .common import INPUT_HELP, gather_texts, label, positive_int
+from .common import INPUT_HELP, gather_texts, label, positive_int, precision
 
 MODEL_HELP = ("--model is required: a folder, name (cross-encoder/NAME for rerank and classify; found as minilm.load "
               "finds a model: $MINILM_MODEL, $LLM_MODELS_PATH, the Hugging Face cache, ...) or an exported .onnx file.")
@@ -15,9 +15,10 @@ MODEL_HELP = ("--model is required: a folder, name (cross-encoder/NAME for reran
 def _load(cls, args):
     if not args.model and not os.environ.get("MINILM_MODEL"):
         args.parser.error(f"--model is required ({cls.__name__}: a checkpoint with a head)")
-    if args.int8:
-        args.parser.error("--int8 applies to embedding models")
-    return cls(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer)
+    if args.int8 and args.precision not in (None, "int8"):
+        args.parser.error(f"--int8 is --precision int8; it cannot be combined with --precision {args.precision}")
+    return cls(args.model, backend=args.backend, threads=args.threads, max_length=args.max_length, tokenizer=args.tokenizer,
+               precision=precision(args))
 
 
 def cmd_rerank(args, parser) -> int:

@@ -9,7 +9,7 @@ import sys
 import time
 
 from ..errors import InputError
-from .common import positive_int
+from .common import positive_int, precision
 
 INDEX_HELP = """An index is a folder: meta.json (the model, the segments) and per segment a float32 .npy of unit
 vectors and a .jsonl of ids, texts and metadata. No server; search is exact cosine over the vectors,
@@ -106,7 +106,7 @@ def cmd_search(args, parser) -> int:
     if args.rerank:  # retrieve the candidates by the index, rerank them with the cross-encoder
         from ..search.rerank import CANDIDATES, search
         from ..tasks import CrossEncoder
-        cross_encoder = CrossEncoder(args.rerank, backend=args.backend, threads=args.threads)
+        cross_encoder = CrossEncoder(args.rerank, backend=args.backend, threads=args.threads, precision=precision(args))
         results = search(index, args.queries, cross_encoder, k=args.k, candidates=args.candidates or CANDIDATES,
                          exact=args.exact)
     else:

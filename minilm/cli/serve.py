@@ -23,7 +23,7 @@ def cmd_serve(args, parser) -> int:
     from ..server import serve
     from ..tasks import Classifier, CrossEncoder
     model = load_model(args)
-    options = {"backend": args.backend, "threads": args.threads}
+    options = {"backend": args.backend, "threads": args.threads, "precision": model.precision}  # auto resolved once
     reranker = CrossEncoder(args.reranker, **options) if args.reranker else None
     classifier = Classifier(args.classifier, **options) if args.classifier else None
     heads = "".join(f", {what} {m.path.name}" for what, m in (("reranker", reranker), ("classifier", classifier)) if m)

@@ -20,17 +20,29 @@ full 8 bits are kept.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import platform
 import tempfile
 from pathlib import Path
 
+from .. import logs
 from ..errors import BackendError
+
+log = logs.get("runtime")
+
+
+HEAD_WEIGHTS = ("pooler.", "classifier", "cls.predictions.", "embeddings.word_embeddings")  # the heads' (models/heads.py)
 
 
 def sensitive(model) -> list[str]:
-    """Names of the nodes kept in float32: the feed-forward MatMuls (named by fusion.prune)."""
+    """Names of the nodes kept in float32 (named by fusion.prune): the feed-forward MatMuls, and the heads'
+    (pooler, classifier, the masked LM's transform and decoder), which run on one row per text or per
+    mask, so int8 would save nothing there: a masked LM's decoder in int8 kept the top-1 token of a
+    full-size MiniLM at only part of the masks (benchmarks/probes/head_precision.py)."""
     return [n.name for n in model.graph.node if n.op_type == "MatMul" and
-            (n.name.endswith(".intermediate.dense") or (n.name.endswith(".output.dense") and ".attention." not in n.name))]
+            (n.name.endswith(".intermediate.dense") or (n.name.endswith(".output.dense") and ".attention." not in n.name)
+             or n.name.startswith(HEAD_WEIGHTS))]
 
 
 VNNI = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of int8 dot products without saturation
@@ -48,6 +60,36 @@ def saturates(cpuinfo: str | None = None) -> bool:
             return True
     flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
     return not any(f in flags for f in VNNI)
+
+
+class _Held(logging.Filter):
+    """Holds back the root logger's records (their messages in ``held``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.held: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.held.append(record.getMessage())
+        return False
+
+
+@contextlib.contextmanager
+def _root_to_debug():
+    """onnxruntime.quantization logs advice ("consider to run pre-processing") on the root logger, which a
+    library must not print: while it runs, such records are held and then logged at debug on
+    minilm.runtime, and the handler that logging.warning() puts on a bare root logger is taken off again."""
+    root, held = logging.getLogger(), _Held()
+    handlers = list(root.handlers)
+    root.addFilter(held)
+    try:
+        yield
+    finally:
+        root.removeFilter(held)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for message in held.held:
+            log.debug("onnxruntime.quantization: %s", message)
 
 
 def quantize_int8(model, per_channel: bool = True, exclude: list[str] | None = None, reduce_range: bool | None = None,
@@ -70,10 +112,11 @@ def quantize_int8(model, per_channel: bool = True, exclude: list[str] | None = N
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, str(src))
         try:
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                             reduce_range=reduce_range,
-                             nodes_to_exclude=sensitive(model) if exclude is None else exclude, extra_options={"MatMulConstBOnly": True,
-                                            "DefaultTensorType": onnx.TensorProto.FLOAT})
+            with _root_to_debug():
+                quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                                 reduce_range=reduce_range,
+                                 nodes_to_exclude=sensitive(model) if exclude is None else exclude,
+                                 extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
         except Exception as exc:
             raise BackendError(f"int8 quantisation failed: {exc}") from exc
         return onnx.load(str(dst))

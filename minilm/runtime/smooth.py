@@ -25,13 +25,15 @@ SEED, SEQUENCES, LENGTHS = 0, 64, (4, 60)  # calibration: 64 random texts of 4-5
 VERSION = f"smooth-{ALPHA}-{PERCENTILE}-{SEED}-{SEQUENCES}-{LENGTHS}"  # part of the model-cache key
 
 
-def calibration_ids(vocab_size: int, special: list[int]) -> list[list[int]]:
+def calibration_ids(vocab_size: int, special: list[int], max_length: int | None = None) -> list[list[int]]:
     """Random token ids between the tokenizer's special tokens (``special``: what it makes of an empty
-    text, e.g. [CLS] [SEP]), from the upper 97% of the vocabulary (past BERT's special and unused ones)."""
+    text, e.g. [CLS] [SEP]), from the upper 97% of the vocabulary (past BERT's special and unused ones),
+    each at most ``max_length`` tokens (the model's; None: no limit)."""
     rng = np.random.default_rng(SEED)
     head, tail = special[:1], special[1:]
     low = min(vocab_size - 1, vocab_size // 30)
-    return [head + rng.integers(low, vocab_size, int(n)).tolist() + tail for n in rng.integers(*LENGTHS, SEQUENCES)]
+    room = None if max_length is None else max(1, max_length - len(special))
+    return [head + rng.integers(low, vocab_size, int(n)).tolist()[:room] + tail for n in rng.integers(*LENGTHS, SEQUENCES)]
 
 
 def targets(model) -> list:

@@ -148,7 +148,7 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
     pool = ThreadPoolExecutor(2, thread_name_prefix="minilm-tokenize")  # the tokenization of large requests
     checks = Checks(embedder, settings, pool)
     hot = make_routes(embedder, batcher, checks)
-    head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics)
+    head_routes, head_batchers = make_head_routes(reranker, classifier, settings, metrics, pool)
     hot |= head_routes
 
     @asynccontextmanager
@@ -245,7 +245,8 @@ def create_app(embedder, settings: Settings | None = None, reranker=None, classi
 
     @app.get("/info")
     async def info():
-        heads = {name: {"model": str(m.path), "labels": list(m.labels), "max_length": m.max_length}
+        heads = {name: {"model": str(m.path), "labels": list(m.labels), "max_length": m.max_length,
+                        "precision": getattr(m, "precision", "fp32")}
                  for name, m in (("reranker", reranker), ("classifier", classifier)) if m is not None}
         return {"model": str(embedder.path), "dim": embedder.dim, "max_length": embedder.max_length,
                 "backend": embedder.backend, "precision": getattr(embedder, "precision", "fp32"), "version": __version__,

@@ -11,18 +11,24 @@
   softmax (sigmoid for one label), the logits with ``raw_scores``. Served by ``--classifier``, else by
   the reranker.
 
-They run on the lean path (fast.Service): the same API key, limits (413 for too many inputs or too
-long a text, 429 when the queue is full), error bodies and status table as the embedding routes, and
-each model has its own Batcher (dynamic batching by token budget on a worker thread).
+They run on the lean path (fast.Service) with the embedding routes' checks (routes.Checks, on the
+same tokenizer threads): the API key, 413 for too many inputs, too long a text or more than
+``--max-request-tokens`` tokens (counted on the pairs after truncation), 400 for a lone surrogate
+naming the text, 429 when the queue is full, the same error bodies and status table; a large
+request is tokenized off the event loop in pieces. Each model has its own Batcher (dynamic batching
+by token budget on a worker thread).
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
+from functools import partial
 
 import numpy as np
 
 from ..errors import ConfigError
 from .batcher import Batcher
-from .routes import _optional
+from .routes import Checks, _optional, too_long
 from .status import HTTPError, dumps, invalid
 
 
@@ -50,8 +56,21 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x.astype(np.float64)))
 
 
-def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, list[Batcher]]:
-    """{path: handler} for the lean path, and the batchers to start and stop with the app."""
+def encode(model, items: list, truncate: bool, name) -> list[Encoded]:
+    """Pairs (tuples) and texts to Encoded, in order; truncate=false refuses what the model would cut."""
+    at = {kind: [i for i, x in enumerate(items) if isinstance(x, tuple) == kind] for kind in (True, False)}
+    found = dict(zip(at[True], model.tokenizer.pair_encodings([items[i] for i in at[True]]) if at[True] else []))
+    found |= dict(zip(at[False], model.tokenizer.encodings([items[i] for i in at[False]]) if at[False] else []))
+    if not truncate:
+        cut = [i for i in sorted(found) if found[i].overflowing]
+        if cut:
+            raise too_long(name(cut[0]), model.max_length)
+    return [Encoded(found[i].ids, found[i].type_ids) for i in range(len(items))]
+
+
+def make_head_routes(reranker, classifier, settings, metrics, pool: Executor) -> tuple[dict, list[Batcher]]:
+    """{path: handler} for the lean path, and the batchers to start and stop with the app; ``pool``:
+    the tokenizer threads of large requests, shared with the embedding routes."""
     routes, batchers = {}, []
 
     def batcher_of(model) -> Batcher:
@@ -59,30 +78,14 @@ def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, lis
         batchers.append(batcher)
         return batcher
 
-    def check(texts: list[str], what: str) -> None:
-        if len(texts) > settings.max_inputs:
-            raise HTTPError(413, f"{len(texts)} {what} is more than the limit of {settings.max_inputs} (--max-inputs)")
-        for i, text in enumerate(texts):
-            if len(text) > settings.max_input_chars:
-                raise HTTPError(413, f"{what} {i} has {len(text)} characters, more than the limit of "
-                                     f"{settings.max_input_chars} (--max-input-chars)")
-
-    def encode(model, items: list, truncate: bool) -> list[Encoded]:
-        """Pairs (tuples) and texts to Encoded, in order; truncate=false refuses what the model would cut."""
-        at = {kind: [i for i, x in enumerate(items) if isinstance(x, tuple) == kind] for kind in (True, False)}
-        found = dict(zip(at[True], model.tokenizer.pair_encodings([items[i] for i in at[True]])))
-        found |= dict(zip(at[False], model.tokenizer.encodings([items[i] for i in at[False]]) if at[False] else []))
-        if not truncate:
-            cut = [i for i in sorted(found) if found[i].overflowing]
-            if cut:
-                raise HTTPError(413, f"input {cut[0]} is longer than the model's {model.max_length} tokens and truncate=false")
-        return [Encoded(found[i].ids, found[i].type_ids) for i in range(len(items))]
+    def checks_of(model) -> Checks:
+        return Checks(model, settings, pool, partial(encode, model))
 
     if reranker is not None:
         if reranker.num_labels != 1:
             raise ConfigError(f"{reranker.path}: --reranker needs a cross-encoder with one label; this one has "
                               f"{reranker.num_labels} ({', '.join(reranker.labels)}): serve it with --classifier")
-        ranking = batcher_of(reranker)
+        ranking, ranking_checks = batcher_of(reranker), checks_of(reranker)
 
         async def scores(body, documents_key: str):
             if not isinstance(body, dict) or "query" not in body or documents_key not in body:
@@ -96,10 +99,11 @@ def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, lis
             docs = [d["text"] if isinstance(d, dict) and isinstance(d.get("text"), str) else d for d in docs]
             if not all(isinstance(d, str) for d in docs):
                 raise invalid(f"{documents_key} must be a list of strings" + (" or {'text': ...} objects" if documents_key == "documents" else ""))
-            check([query], "query")
-            check(docs, documents_key)
+            name = f"{documents_key}[{{}}]".format  # texts[3]: the pair of the query and that document
+            ranking_checks.text(query, "query")
+            ranking_checks.texts(docs, name, documents_key)
             truncate = _optional(body, "truncate", bool, True)
-            encoded = encode(reranker, [(query, d) for d in docs], truncate)
+            encoded = await ranking_checks.encoded([(query, d) for d in docs], truncate, name)
             logits = await ranking.embed(encoded)
             return docs, logits[:, 0], sum(map(len, encoded))
 
@@ -127,7 +131,10 @@ def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, lis
 
     predictor = classifier if classifier is not None else reranker
     if predictor is not None:
-        predicting = batcher_of(predictor) if predictor is not reranker else ranking
+        if predictor is reranker:
+            predicting, checks = ranking, ranking_checks
+        else:
+            predicting, checks = batcher_of(predictor), checks_of(predictor)
 
         async def tei_predict(body) -> bytes:
             if not isinstance(body, dict) or "inputs" not in body:
@@ -140,8 +147,11 @@ def make_head_routes(reranker, classifier, settings, metrics) -> tuple[dict, lis
             if not all(isinstance(x, str) or _is_pair(x) for x in items):
                 raise invalid("inputs must be a text, a [text, text_pair] pair, or a list of them")
             items = [tuple(x) if isinstance(x, list) else x for x in items]
-            check([t for x in items for t in (x if isinstance(x, tuple) else (x,))], "input")
-            encoded = encode(predictor, items, _optional(body, "truncate", bool, True))
+            checks.count(len(items))
+            for i, x in enumerate(items):
+                for text, side in zip(x, (" text", " text_pair")) if isinstance(x, tuple) else ((x, ""),):
+                    checks.text(text, f"input {i}{side}")
+            encoded = await checks.encoded(items, _optional(body, "truncate", bool, True))
             logits = await predicting.embed(encoded)
             fn = "none" if _optional(body, "raw_scores", bool, False) else None
             values = predictor.function(fn)(logits)

@@ -1,11 +1,12 @@
-"""The embedding routes' handlers, and the checks every text route shares.
+"""The embedding routes' handlers, and the checks every text route shares (the head routes too).
 
 A request's work is bounded before it reaches the model: at most ``--max-inputs`` inputs of at most
 ``--max-input-chars`` characters, no lone surrogate (not Unicode text: 400 naming the input), and at
 most ``--max-request-tokens`` tokens after truncation (413 naming the limit). Tokenization runs on
 the event loop only for small requests (``INLINE_CHARS``, ~0.1 ms); a larger one is tokenized on the
 tokenizer threads in pieces of about ``PIECE_CHARS``, counting its tokens as it goes, so it neither
-holds the event loop (``/health`` and other requests go on) nor tokenizes past the token limit.
+holds the event loop (``/health`` and other requests go on) nor tokenizes past the token limit. The
+items are texts, or (text, text_pair) pairs for a model with a head (server/heads.py).
 """
 
 from __future__ import annotations
@@ -40,71 +41,91 @@ def _texts(value, name: str = "inputs") -> list[str]:
     raise invalid(f"{name} must be a string or a list of strings")
 
 
-def _pieces(texts: list[str]):
-    """(offset, texts) runs of about PIECE_CHARS characters, one text at least."""
+def _chars(item) -> int:
+    """The characters of a text, or of a pair's two texts."""
+    return len(item) if isinstance(item, str) else sum(map(len, item))
+
+
+def _pieces(items: list):
+    """(offset, items) runs of about PIECE_CHARS characters, one item at least."""
     start, size = 0, 0
-    for i, text in enumerate(texts):
-        if i > start and size + len(text) > PIECE_CHARS:
-            yield start, texts[start:i]
+    for i, item in enumerate(items):
+        if i > start and size + _chars(item) > PIECE_CHARS:
+            yield start, items[start:i]
             start, size = i, 0
-        size += len(text)
-    if start < len(texts):
-        yield start, texts[start:]
+        size += _chars(item)
+    if start < len(items):
+        yield start, items[start:]
 
 
 def input_name(i: int) -> str:
     return f"input {i}"
 
 
+def too_long(name: str, max_length: int) -> HTTPError:
+    return HTTPError(413, f"{name} is longer than the model's {max_length} tokens and truncate=false")
+
+
 class Checks:
-    """The limits of one server (its Settings) applied to a request's texts and tokens."""
+    """The limits of one server (its Settings) applied to a request's texts and tokens for one model:
+    the Embedder, or a model with a head. ``encode(items, truncate, name)`` turns a run of items into
+    token lists (a list's length is its token count), refusing with ``truncate=False`` what the model
+    would cut; by default the model's tokenizer on texts."""
 
-    def __init__(self, embedder, settings, pool: Executor):
-        self.embedder, self.settings, self.pool = embedder, settings, pool
+    def __init__(self, model, settings, pool: Executor, encode=None):
+        self.model, self.settings, self.pool = model, settings, pool
+        self.encode = encode or self._encode
 
-    def count(self, n: int) -> None:
+    def count(self, n: int, what: str = "inputs") -> None:
         if n > self.settings.max_inputs:
-            raise HTTPError(413, f"{n} inputs is more than the limit of {self.settings.max_inputs} (--max-inputs)")
+            raise HTTPError(413, f"{n} {what} is more than the limit of {self.settings.max_inputs} (--max-inputs)")
 
-    def texts(self, texts: list[str], name=input_name) -> None:
-        self.count(len(texts))
+    def text(self, text: str, name: str) -> None:
         limit = self.settings.max_input_chars
+        if len(text) > limit:
+            raise HTTPError(413, f"{name} has {len(text)} characters, more than the limit of {limit} (--max-input-chars)")
+        if not text.isascii() and (bad := SURROGATE.search(text)):
+            raise InputError(f"{name} has a lone surrogate (U+{ord(bad.group()):04X}) at character {bad.start()}: "
+                             "it is not Unicode text; send valid UTF-8")
+
+    def texts(self, texts: list[str], name=input_name, what: str = "inputs") -> None:
+        self.count(len(texts), what)
         for i, text in enumerate(texts):
-            if len(text) > limit:
-                raise HTTPError(413, f"{name(i)} has {len(text)} characters, more than the limit of {limit} (--max-input-chars)")
-            if not text.isascii() and (bad := SURROGATE.search(text)):
-                raise InputError(f"{name(i)} has a lone surrogate (U+{ord(bad.group()):04X}) at character {bad.start()}: "
-                                 "it is not Unicode text; send valid UTF-8")
+            self.text(text, name(i))
 
     def tokens(self, total: int, complete: bool = True) -> None:
         limit = self.settings.max_request_tokens
         if total > limit:
             some = "" if complete else "at least "
-            raise HTTPError(413, f"the request has {some}{total} tokens (each input truncated to {self.embedder.max_length}), "
+            raise HTTPError(413, f"the request has {some}{total} tokens (each input truncated to {self.model.max_length}), "
                                  f"more than the limit of {limit} (--max-request-tokens)")
 
-    def _encode(self, texts: list[str], truncate: bool, offset: int) -> list[list[int]]:
+    def _encode(self, texts: list[str], truncate: bool, name) -> list[list[int]]:
         if truncate:
-            return self.embedder.tokenizer.encode(texts)
-        encodings = self.embedder.tokenizer.encodings(texts)
+            return self.model.tokenizer.encode(texts)
+        encodings = self.model.tokenizer.encodings(texts)
         for i, enc in enumerate(encodings):
             if enc.overflowing:  # the tokenizer truncates; what it cut off shows here
-                raise HTTPError(413, f"input {offset + i} is longer than the model's {self.embedder.max_length} tokens "
-                                     "and truncate=false")
+                raise too_long(name(i), self.model.max_length)
         return [enc.ids for enc in encodings]
 
     async def tokenize(self, texts: list[str], truncate: bool = True, name=input_name) -> list[list[int]]:
         """Token ids per text, checked; off the event loop unless the request is small."""
         self.texts(texts, name)
-        if sum(map(len, texts)) <= INLINE_CHARS:
-            ids = self._encode(texts, truncate, 0)
+        return await self.encoded(texts, truncate, name)
+
+    async def encoded(self, items: list, truncate: bool = True, name=input_name) -> list[list[int]]:
+        """``encode`` of items already checked (texts or pairs), within the token limit; off the event
+        loop in pieces, stopping at the piece that passes the limit, unless the request is small."""
+        if sum(map(_chars, items)) <= INLINE_CHARS:
+            ids = self.encode(items, truncate, name)
         else:
             loop, ids, total = asyncio.get_running_loop(), [], 0
-            for offset, piece in _pieces(texts):
-                part = await loop.run_in_executor(self.pool, self._encode, piece, truncate, offset)
+            for offset, piece in _pieces(items):
+                part = await loop.run_in_executor(self.pool, self.encode, piece, truncate, lambda i, o=offset: name(o + i))
                 ids += part
                 total += sum(map(len, part))
-                self.tokens(total, complete=len(ids) == len(texts))
+                self.tokens(total, complete=len(ids) == len(items))
         self.tokens(sum(map(len, ids)))
         return ids
 
@@ -114,7 +135,7 @@ class Checks:
 
         def run():
             out = []
-            for enc in self.embedder.tokenizer.encodings(texts):
+            for enc in self.model.tokenizer.encodings(texts):
                 out.append([{"id": i, "text": t, "special": bool(s), "start": a, "stop": b}
                             for i, t, s, (a, b) in zip(enc.ids, enc.tokens, enc.special_tokens_mask, enc.offsets)])
             return out
@@ -129,8 +150,8 @@ class Checks:
         if any(not x for x in ids):
             raise HTTPError(400, "input must not be empty")
         self.count(len(ids))
-        ids = [x[: self.embedder.max_length] for x in ids]
-        vocab = self.embedder.tokenizer.vocab_size
+        ids = [x[: self.model.max_length] for x in ids]
+        vocab = self.model.tokenizer.vocab_size
         bad = [t for x in ids for t in x if not 0 <= t < vocab]
         if bad:
             raise HTTPError(400, f"token id {bad[0]} is outside the vocabulary (0..{vocab - 1})")

@@ -27,8 +27,9 @@ class CrossEncoder(HeadModel):
 
     def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
-                 device: str | None = None, dtype: str | None = None, activation_fn=None):
-        super().__init__(model, backend, threads, max_length, tokenizer, device, dtype)
+                 device: str | None = None, dtype: str | None = None, activation_fn=None,
+                 precision: str = "fp32"):
+        super().__init__(model, backend, threads, max_length, tokenizer, device, dtype, precision)
         default = activations.sigmoid if self.num_labels == 1 else activations.identity
         if activation_fn is None and self.head_config.activation_fn:
             activation_fn = activations.from_name(self.head_config.activation_fn, self.head_config.activation_source)

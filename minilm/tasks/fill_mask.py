@@ -28,8 +28,9 @@ class MaskedLM(HeadModel):
 
     def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
-                 device: str | None = None, dtype: str | None = None, mask_token: str = MASK):
-        super().__init__(model, backend, threads, max_length, tokenizer, device, dtype)
+                 device: str | None = None, dtype: str | None = None, mask_token: str = MASK,
+                 precision: str = "fp32"):
+        super().__init__(model, backend, threads, max_length, tokenizer, device, dtype, precision)
         self.mask_token, self.mask_token_id = mask_token, self.tokenizer.token_id(mask_token)
         if self.mask_token_id is None:
             raise ConfigError(f"{self.path}: the tokenizer has no {mask_token!r} token; pass mask_token= with its mask token")

@@ -20,9 +20,10 @@ from ..batching import batches
 from ..checkpoints import check_weights, read_onnx, read_tensors
 from ..config import HeadConfig, read_bert_config, read_head_config, read_pipeline_config
 from ..errors import ConfigError, InputError
-from ..loading import check_max_length
+from ..loading import check_max_length, precision_backend, record_choice
 from ..models import heads
 from ..runtime import check_backend, make_executor
+from ..runtime.precision import resolve as resolve_precision
 from ..tokenizer import load_tokenizer
 from . import activations
 
@@ -70,15 +71,19 @@ def _exported_head(folder: Path) -> HeadConfig | None:
 
 
 class HeadModel:
-    """Base of the models with a head. ``head`` is one of minilm.models.heads.HEADS."""
+    """Base of the models with a head. ``head`` is one of minilm.models.heads.HEADS. ``precision`` is
+    minilm.load's ("fp32" | "bf16" | "int8" | "auto"; the choice and why: ``precision`` /
+    ``precision_reason``); the fidelity of each on logits is in docs/use.md."""
 
     head = ""
     org = "cross-encoder"  # of a model name without one, as sentence-transformers' CrossEncoder has it
 
     def __init__(self, model: str | os.PathLike | None, backend: str = "onnxruntime", threads: int | None = None,
                  max_length: int | None = None, tokenizer: str | os.PathLike | None = None,
-                 device: str | None = None, dtype: str | None = None):
+                 device: str | None = None, dtype: str | None = None, precision: str = "fp32"):
         check_backend(backend)
+        choice = resolve_precision(precision)
+        backend, precision_options = precision_backend(choice.precision, backend)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         path = sources.resolve(model, self.org)
@@ -109,8 +114,11 @@ class HeadModel:
         self.path, self.config, self.head_config = path, config, head_config
         self.tokenizer = load_tokenizer(Path(tokenizer) if tokenizer is not None else folder, max_length or max_seq_length)
         self.backend, self.threads = backend, threads
-        options = {k: v for k, v in {"device": device, "dtype": dtype}.items() if v is not None}
+        options = {k: v for k, v in {"device": device, "dtype": dtype}.items() if v is not None} | precision_options
+        if options.get("quantize"):  # int8: the attention's channel scales (runtime/smooth.py) need calibration runs
+            options["calibration"] = self._calibration()
         self.executor = make_executor(backend, heads.build(config, self.weights, self.head, self.tied), threads, **options)
+        record_choice(self, choice, stacklevel=3 if type(self).__init__ is HeadModel.__init__ else 4)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -135,6 +143,16 @@ class HeadModel:
         if name not in FUNCTIONS:
             raise ValueError(f"function_to_apply must be one of {', '.join(FUNCTIONS)} or None, got {name!r}")
         return FUNCTIONS[name]
+
+    def _calibration(self) -> list[dict[str, np.ndarray]]:
+        """Feeds of random token ids (runtime/smooth.py) in batches of 32; a masked LM's at every position."""
+        from ..runtime.smooth import calibration_ids
+        ids = calibration_ids(self.config.vocab_size, self.tokenizer.encode([""])[0], self.tokenizer.max_length)
+        feeds = [self._feeds([(x, [0] * len(x)) for x in ids[i:i + 32]]) for i in range(0, len(ids), 32)]
+        if self.head == "masked_lm":
+            for f in feeds:
+                f["positions"] = np.arange(f["input_ids"].size, dtype=np.int64)
+        return feeds
 
     def _feeds(self, batch: list[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
         """Padded to the batch's longest: ids with the pad id, token types with 0."""

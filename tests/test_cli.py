@@ -196,3 +196,14 @@ def test_the_command_exits_with_its_code_after_the_exit_handlers():
         assert done.stderr == "exit handler ran\n"
     done = subprocess.run([sys.executable, "-m", "minilm", "embed"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "no texts" in done.stderr
+    # work still running when main returns is finished, as at an ordinary exit: a thread pool's queued task
+    # and a non-daemon thread (each waits until main has returned, so only the join can let it finish)
+    code = ("import sys, threading, time; from concurrent.futures import ThreadPoolExecutor; from minilm.cli import main as cli\n"
+            "returned = threading.Event()\n"
+            "def late(what):\n    returned.wait(); time.sleep(0.2); sys.stderr.write(what + ' done\\n')\n"
+            "ThreadPoolExecutor(1).submit(late, 'pool task')\n"
+            "threading.Thread(target=late, args=('thread',)).start()\n"
+            "cli.main = lambda: returned.set() or 3\n"
+            "cli.entry()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and sorted(done.stderr.splitlines()) == ["pool task done", "thread done"], done.stderr

@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import os
 import sys
+import threading
 import warnings
 
 from .. import __version__, logs
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """The ``minilm`` command and ``python -m minilm``: ``main``, then the exit without the interpreter's
-    teardown. Once the output is flushed and the exit handlers have run (logging's flush, Ray's shutdown),
+    teardown. Once the output is flushed, the threads joined and the exit handlers run (logging's flush, Ray's shutdown),
     unloading OpenVINO's and ONNX Runtime's libraries and freeing every module took 0.07 s (fp32) to
     0.14 s (bf16) of a cold start, for a process that is gone a moment later (docs/notes/performance.md)."""
     code = main()
@@ -136,9 +137,10 @@ def entry() -> None:
         code = code or 141
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.flush()
-    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if run_exit_handlers is None:  # not CPython: the ordinary exit
+    run_exit_handlers, join_threads = getattr(atexit, "_run_exitfuncs", None), getattr(threading, "_shutdown", None)
+    if run_exit_handlers is None or join_threads is None:  # not CPython: the ordinary exit
         sys.exit(code)
+    join_threads()  # as the interpreter's exit does first: thread pools finish their work, other threads are joined
     run_exit_handlers()
     os._exit(code)
 

@@ -127,7 +127,8 @@ def batch_workers(embedder, workers: int | None) -> tuple[int, int | None]:
     """Batches the Batcher runs at once, and the threads of each (None: the model's). Default: two,
     on half the model's threads each, where the model runs packed batches on onnxruntime with 2+
     threads (docs/server.md); else one batch at a time on all of them. On openvino (precision="bf16") the
-    batches share one compiled model with a stream per thread (runtime/openvino_exec.py), one stream each."""
+    batches share one model (runtime/openvino_exec.py): a small batch runs on all its threads (LATENCY),
+    a larger one on one stream of its THROUGHPUT form."""
     cores = getattr(embedder.executor("sentence_embedding", embedder.pipeline.normalize), "threads", 1)
     if not getattr(embedder, "encode_packed", None) or embedder.backend not in ("onnxruntime", "openvino"):
         return 1, None  # a static .webnn graph, or torch (one device, its own threads)

@@ -26,11 +26,14 @@ def model(tmp_path, monkeypatch):
 
 def test_a_call_alone_runs_on_the_latency_form_and_batches_on_the_throughput_form(model):
     executor = model.executor("sentence_embedding", True)
-    assert set(executor._compiled) == {"LATENCY"}  # compiled at load: a query never compiles the other
-    one = model.encode(TEXTS[:3])  # one batch
-    assert set(executor._compiled) == {"LATENCY"}
+    assert set(executor._compiled) == set()  # nothing compiled before a call needs it
     many = model.encode(TEXTS, batch_size=4)  # ten batches in flight, two at a time
+    assert set(executor._compiled) == {"THROUGHPUT"}
+    one = model.encode(TEXTS[:3])  # one batch
     assert set(executor._compiled) == {"LATENCY", "THROUGHPUT"}
+    feeds = model._feeds(model.tokenizer.encode(TEXTS[:3]))
+    (alone,) = executor.run_many([feeds])  # run_many of a single batch: LATENCY too
+    assert np.abs(alone["sentence_embedding"] - one).max() <= 1e-6
     cosine = np.sum(one * many[:3], axis=1)
     assert cosine.min() >= 0.9999
 

@@ -63,6 +63,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_ones():
         clients, answers = load(url, 4)
         proc.send_signal(signal.SIGTERM)
         late = []  # a request after the signal: refused (503) until the listener is closed, then no connection
+        # (or, racing the close, a connection closed before its request was read)
         until(lambda: late.append(probe(url)) or late[-1] == "refused", 60)
         for client in clients:
             client.join(300)
@@ -70,7 +71,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_ones():
         assert [a["status"] for a in answers] == [200] * 4 and all(len(a["body"]) == 8 for a in answers)
         while late[0] == 200:  # answered before the signal reached the server
             late.pop(0)
-        assert set(late) <= {503, "refused"}, late
+        assert set(late) <= {503, "refused", "closed"}, late
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -81,6 +82,8 @@ def probe(url: str):
         r = httpx.get(url + "/info", timeout=10)
     except httpx.ConnectError:
         return "refused"
+    except httpx.RemoteProtocolError:  # a new connection caught as the listener closed: never read, never served
+        return "closed"
     assert r.headers.get("retry-after") == "1" and "shutting down" in r.json()["error"]["message"]
     return r.status_code
 

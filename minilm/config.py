@@ -50,6 +50,8 @@ class PipelineConfig:
     do_lower_case: bool = False
     prompts: tuple[tuple[str, str], ...] = ()  # config_sentence_transformers.json, as (name, text) pairs
     default_prompt_name: str | None = None
+    modules: tuple[str, ...] | None = None  # the module kinds modules.json lists (Transformer, Pooling, ...); None: no file
+    model_type: str | None = None  # config_sentence_transformers.json's (CrossEncoder for a folder CrossEncoder.save wrote)
 
 
 def _read_json(path: Path):
@@ -134,12 +136,13 @@ def _pooling_mode(path: Path, raw) -> str:
     return modes[0]
 
 
-def _modules(folder: Path) -> tuple[str, bool]:
-    """(pooling mode, normalize) from modules.json and the Pooling module's config."""
-    pooling, normalize = "mean", False
+def _modules(folder: Path) -> tuple[str, bool, tuple[str, ...] | None]:
+    """(pooling mode, normalize, the module kinds listed; None without modules.json) from modules.json and
+    the Pooling module's config."""
+    pooling, normalize, kinds = "mean", False, []
     path = folder / "modules.json"
     if not path.exists():
-        return pooling, normalize
+        return pooling, normalize, None
     modules = _read_json(path)
     if not isinstance(modules, list):
         kind = "an object" if isinstance(modules, dict) else type(modules).__name__
@@ -151,6 +154,7 @@ def _modules(folder: Path) -> tuple[str, bool]:
             if key in module:
                 _field(path, module, key, "string", label=f"modules[{i}].{key}")
         kind = module.get("type", "").rsplit(".", 1)[-1]
+        kinds.append(kind)
         if kind == "Pooling":
             pooling_path = folder / module.get("path", "1_Pooling") / "config.json"
             if pooling_path.exists():
@@ -159,7 +163,7 @@ def _modules(folder: Path) -> tuple[str, bool]:
             normalize = True
         elif kind not in ("Transformer", "BertModel"):
             raise ConfigError(f"{path}: module {module.get('type')!r} is not supported (Transformer, Pooling, Normalize are)")
-    return pooling, normalize
+    return pooling, normalize, tuple(kinds)
 
 
 def _optional(folder: Path, name: str) -> tuple[Path, dict]:
@@ -169,7 +173,7 @@ def _optional(folder: Path, name: str) -> tuple[Path, dict]:
 
 def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
     """Read modules.json, sentence_bert_config.json and the pooling config; defaults for a bare HF folder."""
-    pooling, normalize = _modules(folder)
+    pooling, normalize, modules = _modules(folder)
     st_path, st = _optional(folder, "sentence_bert_config.json")
     _, tok = _optional(folder, "tokenizer_config.json")
     # sentence-transformers < 6 writes max_seq_length; 6.x leaves it to the tokenizer's model_max_length
@@ -187,7 +191,8 @@ def read_pipeline_config(folder: Path, bert: BertConfig) -> PipelineConfig:
         _field(cst_path, cst, "default_prompt_name", "string")
     return PipelineConfig(max_seq_length=min(max_seq_length, bert.max_position_embeddings),
                           pooling=pooling, normalize=normalize, do_lower_case=bool(st.get("do_lower_case", False)),
-                          prompts=tuple(prompts.items()), default_prompt_name=cst.get("default_prompt_name"))
+                          prompts=tuple(prompts.items()), default_prompt_name=cst.get("default_prompt_name"),
+                          modules=modules, model_type=cst.get("model_type") if isinstance(cst.get("model_type"), str) else None)
 
 
 @dataclass(frozen=True)

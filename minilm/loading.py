@@ -6,7 +6,6 @@ as a WebnnEmbedder, anything else as an Embedder.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -72,7 +71,7 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     tok = load_tokenizer(tokenizer_path, max_length or pipeline.max_seq_length)
     if weights is None:
         tensors, file = read_tensors(path)
-        check_bi_encoder(path, tensors)
+        check_bi_encoder(path, pipeline, tensors)
         weights = check_weights(tensors, config, file)
     if preset:
         check_preset(preset, config, path)
@@ -85,31 +84,20 @@ def load(model: str | os.PathLike | None = None, backend: str = "onnxruntime", t
     return embedder
 
 
-def check_bi_encoder(folder: Path, tensors: dict) -> None:
+def check_bi_encoder(folder: Path, pipeline: PipelineConfig, tensors: dict) -> None:
     """Refuse a cross-encoder (a classifier on [CLS], and no Pooling module or sentence-transformers says
     CrossEncoder): its encoder's vectors are not sentence embeddings. Warn (ModelWarning) on a masked-LM
     checkpoint with no modules.json, whose mean-pooled vectors were never trained for similarity."""
-    modules = folder / "modules.json"
-    listed, settings = _json(modules), _json(folder / "config_sentence_transformers.json")
-    pooling = isinstance(listed, list) and any(isinstance(m, dict) and str(m.get("type", "")).endswith("Pooling") for m in listed)
-    kind = settings.get("model_type") if isinstance(settings, dict) else None
-    if kind == "CrossEncoder" or ("classifier.weight" in tensors and not pooling):
+    pooling = "Pooling" in (pipeline.modules or ())
+    if pipeline.model_type == "CrossEncoder" or ("classifier.weight" in tensors and not pooling):
         raise ConfigError(f"{folder}: this checkpoint is a cross-encoder (BertForSequenceClassification: a classifier on "
                           "[CLS] that scores a text or a pair), not a sentence-embedding model; load it with "
                           "minilm.CrossEncoder (scores of pairs) or minilm.Classifier (labels), or on the command line "
                           "with `minilm rerank` / `minilm classify`")
-    if "cls.predictions.transform.dense.weight" in tensors and not modules.is_file():
+    if "cls.predictions.transform.dense.weight" in tensors and pipeline.modules is None:
         warnings.warn(f"{folder}: a masked-LM checkpoint (BertForMaskedLM) with no sentence-transformers modules.json: "
                       "its vectors are mean-pooled token embeddings of a model not trained for sentence similarity; "
                       "for fill-in use minilm.MaskedLM", ModelWarning, stacklevel=3)
-
-
-def _json(path: Path):
-    """A JSON file's value, or None where it is absent or malformed (read_pipeline_config names a malformed one)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def precision_backend(precision: str, backend: str) -> tuple[str, dict]:

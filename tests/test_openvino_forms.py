@@ -67,3 +67,13 @@ def test_run_alone_is_latency_and_overlapping_runs_are_throughput(model):
     first.join(30)
     assert set(executor._compiled) == {"LATENCY", "THROUGHPUT"}
     assert np.sum(alone * overlapping, axis=1).min() >= 0.9999
+
+
+def test_one_thread_compiles_one_form(tmp_path, monkeypatch):
+    """On one thread LATENCY and THROUGHPUT are the same one-stream model: it is compiled once."""
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path))
+    model = minilm.load(precision="bf16", threads=1)
+    executor = model.executor("sentence_embedding", True)
+    one, many = model.encode(TEXTS[:3]), model.encode(TEXTS, batch_size=4)
+    assert set(executor._compiled) == {"THROUGHPUT"}
+    assert np.sum(one * many[:3], axis=1).min() >= 0.9999

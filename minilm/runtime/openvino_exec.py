@@ -27,8 +27,9 @@ load a server's two batches overlap and so run on THROUGHPUT streams). A
 one-text query took 8.5 ms on one thread of the THROUGHPUT form and 6.1 ms on the LATENCY form
 against ONNX Runtime fp32's 4.6 ms (bf16, 2-core AMD EPYC with AVX512_BF16, no AMX); so
 ``minilm embed --precision bf16 hello`` compiles only the LATENCY form, and embedding a corpus only
-the THROUGHPUT one (both compiled held 327 MB peak RSS on 1,000 short texts, one 250 MB). Several threads may call
-``run`` at once (a server's batches), each on its own infer request.
+the THROUGHPUT one (peak RSS on 1,000 short texts: 316 MB with both, 174 / 232 MB with LATENCY /
+THROUGHPUT alone; docs/performance.md). Several threads may call ``run`` at once (a server's
+batches), each on its own infer request.
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ class OpenVinoExecutor:
             ov.save_model(ov.Core().read_model(str(source)), str(path), compress_to_fp16=self.precision == "bf16")
 
     def _request(self, hint: str):
+        hint = "THROUGHPUT" if self.threads == 1 else hint  # one thread: the two forms are the same one-stream model
         requests = self._local.__dict__.setdefault("requests", {})  # this thread's infer request per form
         if hint not in requests:
             requests[hint] = self._compiled_form(hint).create_infer_request()

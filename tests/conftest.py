@@ -29,6 +29,18 @@ def ort_embedder() -> minilm.Embedder:
     return _load("onnxruntime")
 
 
+@pytest.fixture(scope="session")
+def reranker() -> minilm.CrossEncoder:
+    """The tiny random cross-encoder of tests/fixtures/heads (one label)."""
+    return minilm.CrossEncoder(FIXTURES / "heads" / "rerank")
+
+
+@pytest.fixture(scope="session")
+def classifier() -> minilm.Classifier:
+    """The tiny random three-label classifier of tests/fixtures/heads."""
+    return minilm.Classifier(FIXTURES / "heads" / "nli")
+
+
 _CACHE: dict[str, minilm.Embedder] = {}
 
 

@@ -21,11 +21,6 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.fixture(scope="module")
-def reranker():
-    return minilm.CrossEncoder(HEADS / "rerank")
-
-
 def test_rerank_text_and_json(capsys, tmp_path, reranker):
     want = reranker.rank("where is the cat", DOCS)
     code, out, _ = run(capsys, "rerank", "where is the cat", *DOCS, "--model", HEADS / "rerank")

@@ -24,16 +24,6 @@ QUERY, DOCS = REF["query"], REF["documents"]
 
 
 @pytest.fixture(scope="module")
-def reranker():
-    return minilm.CrossEncoder(HEADS / "rerank")
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return minilm.Classifier(HEADS / "nli")
-
-
-@pytest.fixture(scope="module")
 def server(ort_embedder, reranker, classifier):
     settings = Settings(max_batch_tokens=256, max_inputs=20, max_input_chars=300)
     with running(create_app(ort_embedder, settings, reranker=reranker, classifier=classifier)) as url:

@@ -15,25 +15,12 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from conftest import FIXTURES
 from test_server import running
 
-import minilm
 from minilm.server.app import Settings, create_app
 
-HEADS = FIXTURES / "heads"
 LONG = "word " * 100  # far past the tiny models' 32 tokens: 32 tokens once truncated, alone or in a pair
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def reranker():
-    return minilm.CrossEncoder(HEADS / "rerank")
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return minilm.Classifier(HEADS / "nli")
 
 
 @pytest.fixture(scope="module")

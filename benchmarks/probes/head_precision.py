@@ -29,9 +29,8 @@ from minilm.runtime.precision import cpu_flags
 SEED = 20261203
 
 
-def synthetic(kind: str, folder: Path) -> Path:
-    """The bundled encoder with a seeded head of ``kind`` ("rerank" | "mlm"), as a Hugging Face folder."""
-    base = minilm.load()
+def synthetic(base: minilm.Embedder, kind: str, folder: Path) -> Path:
+    """``base``'s encoder with a seeded head of ``kind`` ("rerank" | "mlm"), as a Hugging Face folder."""
     rng = np.random.default_rng(SEED)
     D, V = base.config.hidden_size, base.config.vocab_size
     out = folder / kind
@@ -75,7 +74,8 @@ def main() -> None:
     masked = [" ".join(w[:len(w) // 2] + ["[MASK]"] + w[len(w) // 2 + 1:]) for w in masked]
     print("CPU flags:", " ".join(sorted(cpu_flags())) or "-")
     with tempfile.TemporaryDirectory() as tmp:
-        rerank, mlm = synthetic("rerank", Path(tmp)), synthetic("mlm", Path(tmp))
+        base = minilm.load()  # the bundled all-MiniLM-L6-v2
+        rerank, mlm = synthetic(base, "rerank", Path(tmp)), synthetic(base, "mlm", Path(tmp))
         ref_scores = ref_tokens = None
         for precision in args.precisions.split(","):
             ce = minilm.CrossEncoder(rerank, precision=precision, max_length=256)

@@ -1,6 +1,8 @@
 """The OpenVINO executor's cache (runtime/openvino_exec.py, runtime/model_cache.py): its key follows the
-weights, the graph, the lowering code, OpenVINO's version and the precision; a rewritten weights file, a
-corrupt entry or a truncated compiled blob is rebuilt; and OpenVINO is imported without its converter."""
+weights, the graph, the lowering code, OpenVINO's version and the precision (the compiled image's also the
+threads and the CPU); a rewritten weights file gets a new entry; a corrupt entry, or a compiled image cut
+short or altered, is found and rebuilt; both compiled forms come from one mapped image; and OpenVINO is
+imported without its converter."""
 
 from __future__ import annotations
 
@@ -54,24 +56,83 @@ def test_rewritten_weights_file_gets_a_new_entry(tmp_path, monkeypatch):
     assert len(_entries(tmp_path / "cache", ".xml")) == 2
 
 
-def test_corrupt_weights_of_an_entry_and_truncated_blobs_are_rebuilt(tmp_path, monkeypatch):
+def _mappings(suffixes):
+    """The files with these suffixes this process has mapped, one entry per mapping."""
+    with open("/proc/self/maps") as f:
+        return [line.split()[-1] for line in f if line.rstrip().endswith(suffixes)]
+
+
+def test_both_forms_are_imported_from_one_mapped_image(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_tiny_model(tmp_path / "m")
+    minilm.load(folder, precision="bf16", threads=2).encode("hello world")  # fills the cache
+    model = minilm.load(folder, precision="bf16", threads=2)
+    one, many = model.encode("hello world"), model.encode(["hello world", "a cat", "the mat"] * 20, batch_size=2)
+    (executor,) = model._executors.values()
+    assert set(executor._compiled) == {"LATENCY", "THROUGHPUT"}
+    (image,) = _entries(tmp_path / "cache", ".blob")
+    assert isinstance(executor._image, np.memmap) and str(executor._image.filename) == str(image)
+    if sys.platform.startswith("linux"):  # the image mapped once, and no model weights (.bin) mapped beside it
+        assert _mappings((".blob", ".bin")) == [str(image)]
+    assert float(one @ many[0]) >= 0.9999
+
+
+def test_image_key_follows_the_model_the_threads_and_the_cpu(monkeypatch):
+    from minilm.runtime import openvino_exec
+    base = openvino_exec.image_key(_graph(), "bf16", "2026.4.1", 2)
+    assert openvino_exec.image_key(_graph(), "bf16", "2026.4.1", 2) == base
+    assert openvino_exec.image_key(_graph(seed=1), "bf16", "2026.4.1", 2) != base
+    assert openvino_exec.image_key(_graph(), "bf16", "2026.4.1", 1) != base
+    monkeypatch.setattr(openvino_exec.openvino_image, "cpu_identity", lambda: "AMD EPYC|fpu avx2|x86_64")  # same name, other flags
+    assert openvino_exec.image_key(_graph(), "bf16", "2026.4.1", 2) != base
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped", "trailer", "foreign"])
+def test_a_damaged_image_is_found_and_rebuilt(tmp_path, monkeypatch, caplog, damage):
     monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path / "cache"))
     folder = write_tiny_model(tmp_path / "m")
     want = minilm.load(folder, precision="bf16", threads=1).encode("hello world")
-    blob = next((tmp_path / "cache" / "openvino").glob("*.blob"))
-    size = blob.stat().st_size
-    blob.chmod(0o644)
-    with open(blob, "r+b") as f:  # a compiled blob cut short (a writer killed mid-way)
-        f.truncate(size // 2)
-    assert minilm.load(folder, precision="bf16", threads=1).encode("hello world").tolist() == want.tolist()
-    assert blob.stat().st_size == size  # OpenVINO found it short and wrote it again
-    for path in (tmp_path / "cache" / "openvino").glob("*.blob"):
-        path.chmod(0o644)
-        path.unlink()  # no blob: our entry itself is compiled
+    (image,) = _entries(tmp_path / "cache", ".blob")
+    good = image.read_bytes()
+    if damage == "cut":  # a writer killed mid-way
+        image.write_bytes(good[: len(good) // 2])
+    elif damage == "flipped":  # one bit of the compiled model (its weights) changed on disk
+        middle = len(good) // 2
+        image.write_bytes(good[:middle] + bytes([good[middle] ^ 0x10]) + good[middle + 1:])
+    elif damage == "trailer":  # not an image of ours
+        image.write_bytes(good[:-16] + b"\0" * 16)
+    else:  # its check passes but OpenVINO cannot import it (another build of its plugin wrote it)
+        from minilm.runtime import openvino_image
+        openvino_image.write(image, b"not a compiled model" * 100)
+    with caplog.at_level("WARNING", logger="minilm.cache"):
+        assert minilm.load(folder, precision="bf16", threads=1).encode("hello world").tolist() == want.tolist()
+    assert f"cache entry {image} could not be loaded: removed, the model is rebuilt" in caplog.text
+    from minilm.runtime import openvino_image
+    assert openvino_image.read(image) is not None  # found damaged, discarded and written again
+
+
+def test_corrupt_weights_of_an_entry_are_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_tiny_model(tmp_path / "m")
+    want = minilm.load(folder, precision="bf16", threads=1).encode("hello world")
+    (image,) = _entries(tmp_path / "cache", ".blob")
+    image.unlink()  # no image: it is compiled again from the entry
     (bin_file,) = _entries(tmp_path / "cache", ".bin")
     bin_file.write_bytes(bin_file.read_bytes()[:100])  # its weights cut short
     assert minilm.load(folder, precision="bf16", threads=1).encode("hello world").tolist() == want.tolist()
     assert bin_file.stat().st_size > 100  # discarded and written again
+
+
+def test_cache_off_compiles_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_tiny_model(tmp_path / "m")
+    want = minilm.load(folder, precision="bf16", threads=2).encode(["hello world", "a cat"])
+    monkeypatch.setenv("MINILM_CACHE_DIR", "off")
+    model = minilm.load(folder, precision="bf16", threads=2)
+    got = model.encode(["hello world", "a cat"])
+    (executor,) = model._executors.values()
+    assert not isinstance(executor._image, np.memmap)
+    assert np.abs(got - want).max() <= 1e-6
 
 
 def test_openvino_is_imported_without_its_converter():

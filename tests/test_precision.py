@@ -156,8 +156,8 @@ def test_lowered_model_is_cached(tmp_path, monkeypatch):
     folder = FIXTURES / "tiny" / "cls"
     first = minilm.load(folder, precision="bf16", threads=1)
     want = first.encode(["a b c"])  # a form is compiled (and the model stored) when a call first needs it
-    entries = sorted(p.name for p in (tmp_path / "models").iterdir())
-    assert len(entries) == 2 and entries[0].endswith(".bin") and entries[1].endswith(".xml")  # an OpenVINO model
+    suffixes = sorted(p.suffix for p in (tmp_path / "models").iterdir())
+    assert suffixes == [".bin", ".blob", ".xml"]  # an OpenVINO model and its compiled image
     calls = []
     monkeypatch.setattr(model_cache, "store", lambda *a: calls.append(a))
     second = minilm.load(folder, precision="bf16", threads=1)  # found: nothing lowered or stored again
@@ -165,6 +165,7 @@ def test_lowered_model_is_cached(tmp_path, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setenv("MINILM_CACHE_DIR", str(tmp_path))
     xml = next((tmp_path / "models").glob("*.xml"))
+    next((tmp_path / "models").glob("*.blob")).unlink()  # no image: the entry is compiled
     xml.write_text("<not a model")  # a corrupt entry is dropped and rebuilt
     third = minilm.load(folder, precision="bf16", threads=1)
     assert np.array_equal(third.encode(["a b c"]), want) and xml.read_text().startswith("<?xml")

@@ -5,7 +5,7 @@
 Each run is a fresh process that runs the command line's ``main`` with the steps of a load wrapped
 in timers (wall clock, inclusive): interpreter start, importing minilm and the command line, finding
 the model, the tokenizer, the weights, building the graph, the cache key, importing the engine, the
-engine's session / compile (cache hit: the entry read and compiled, or OpenVINO's compiled blob
+engine's session / compile (cache hit: the entry read and compiled, or the compiled image
 imported), the first inference, and the exit. ``--trees``: checkouts of minilm to compare (each run from
 its folder, first on PYTHONPATH; default: the installed one). One unmeasured run per tree and precision first
 fills the caches (minilm's model cache, OpenVINO's blob cache, the page cache); then they alternate,
@@ -50,7 +50,7 @@ for name in ("load_weights", "read_tensors", "check_weights"):  # whichever this
 timed(bert, "build", "graph")
 timed(model_cache, "key", "cache key")
 timed(openvino_exec, "_openvino", "import openvino")
-for owner, name in ((ort.OnnxRuntimeExecutor, "_build"), (openvino_exec.OpenVinoExecutor, "_compile")):
+for owner, name in ((ort.OnnxRuntimeExecutor, "_build"), (openvino_exec.OpenVinoExecutor, "_compiled_form")):
     timed(owner, name, "session / compile")
 timed(embedder.Embedder, "encode", "first inference")
 if sys.argv[1] == "fp32":  # the fp32 path imports it in _build; timed apart here

@@ -15,7 +15,8 @@ deleted and rebuilt by the caller. Unwritable cache folders just mean no cache.
 An entry's weights live beside it in ``models/<key>.data`` (ONNX external data), which ONNX Runtime
 memory-maps instead of parsing a 90 MB protobuf and copying every tensor: the word-embedding rows
 no token uses are never read, and weights it pre-packs are unmapped (peak RSS, docs/notes/performance.md).
-An OpenVINO entry (runtime/openvino_exec.py) is ``models/<key>.xml`` with its weights in ``<key>.bin``.
+An OpenVINO entry (runtime/openvino_exec.py) is ``models/<key>.xml`` with its weights in ``<key>.bin``,
+and its compiled image (runtime/openvino_image.py) ``models/<key>.blob`` under a key of its own.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ log = logs.get("cache")
 DISABLED = ("off", "0", "none", "")
 DATA = ".data"  # suffix of an entry's weights file, written beside its .onnx
 SOURCES = ("lowering.py", "lowering_nn.py", "fusion.py", "quantize.py", "smooth.py", "per_row.py", "rewrite.py", "ort.py",
-           "openvino_exec.py", "model_cache.py")
+           "openvino_exec.py", "openvino_image.py", "model_cache.py")
 
 
 def cache_dir() -> Path | None:

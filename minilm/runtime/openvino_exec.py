@@ -12,11 +12,18 @@ bfloat16, and the layer norms (MVN), pooling, L2 norm and the other element-wise
 The graph is the one every executor runs, lowered unfused (OpenVINO does its own fusion) with the
 weights' transposes folded in, read by OpenVINO's ONNX reader and kept as an OpenVINO model
 (``.xml`` + ``.bin``) in runtime/model_cache.py's cache, keyed like ONNX Runtime's entries (graph,
-weights, lowering code, OpenVINO version, precision), so a new process only compiles it; OpenVINO's
-compiled blobs are cached beside it (its CACHE_DIR). At bf16 the weights are stored float16
+weights, lowering code, OpenVINO version, precision). At bf16 the weights are stored float16
 (``compress_to_fp16``; float16 weights alone keep cosine 0.9999996 to fp32,
-benchmarks/probes/weights_precision.py): OpenVINO memory-maps the file and holds no float32 copy
-of the weights beside its bfloat16 ones (peak RSS on 2,000 short texts 324 -> 261 MB).
+benchmarks/probes/weights_precision.py), so no float32 copy of them is held beside the bfloat16 ones.
+
+The compiled image: the model compiled once and exported (OpenVINO's ``export_model``) is the cache's
+``<key>.blob``, keyed by the model's key, the threads and the CPU (its name and flags; OpenVINO's own
+compiled-blob cache keys only the name, "AMD EPYC" for AVX2-only and AVX-512 parts alike), with a
+trailer (length, CRC-32) checked on every load, so an image cut short or altered is rebuilt, not run.
+A new process memory-maps it and imports each compiled form from that one mapping without copying
+(``import_model`` of a tensor over it): importing from a file, as OpenVINO's CACHE_DIR does, maps it
+once per form, and a process holding both forms held the weights twice (peak RSS 315 -> 282 MB on
+1,000 short texts, docs/performance.md); the import takes 0.2 s where compiling the model takes 0.4.
 
 Threads: two compiled forms of the one model, each compiled when first needed. THROUGHPUT, one
 stream per thread, for batches in flight together (1.30x / 1.62x one LATENCY stream of all threads
@@ -27,16 +34,15 @@ load a server's two batches overlap and so run on THROUGHPUT streams). A
 one-text query took 8.5 ms on one thread of the THROUGHPUT form and 6.1 ms on the LATENCY form
 against ONNX Runtime fp32's 4.6 ms (bf16, 2-core AMD EPYC with AVX512_BF16, no AMX); so
 ``minilm embed --precision bf16 hello`` compiles only the LATENCY form, and embedding a corpus only
-the THROUGHPUT one (peak RSS on 1,000 short texts: 316 MB with both, 174 / 232 MB with LATENCY /
-THROUGHPUT alone; docs/performance.md). Several threads may call ``run`` at once (a server's
+the THROUGHPUT one. Several threads may call ``run`` at once (a server's
 batches), each on its own infer request.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
-import shutil
 import sys
 import tempfile
 import threading
@@ -47,6 +53,7 @@ import numpy as np
 
 from ..errors import BackendError, MissingDependencyError
 from ..graph import Graph
+from . import openvino_image
 from .feeds import bind_symbols
 from .pool import in_order
 from .precision import INSTALL
@@ -95,6 +102,13 @@ def cache_key(graph: Graph, precision: str, version: str) -> str:
                                    "float16_weights": precision == "bf16"})
 
 
+def image_key(graph: Graph, precision: str, version: str, threads: int) -> str:
+    """The model cache's key of the compiled image: the model's key, the CPU (its name and flags: OpenVINO's
+    own compiled-blob cache keys only the name) and the compile options."""
+    identity = f"{cache_key(graph, precision, version)}|{threads}|{openvino_image.cpu_identity()}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
 class OpenVinoExecutor:
     """``precision``: "fp32" (default) or "bf16" (OpenVINO's INFERENCE_PRECISION_HINT); ``threads``: CPU threads
     (default: the cores this process may use), one stream each; ``workers``: calls in flight in
@@ -112,6 +126,7 @@ class OpenVinoExecutor:
         self.threads = threads or default_threads()
         self.workers = max(1, min(workers or self.threads, self.threads))
         self._ov, self._cache, self._compiled, self._compiling = ov, cache, {}, threading.Lock()
+        self._core, self._image = ov.Core(), None  # the compiled image every form is imported from
         self._lock, self._in_flight = threading.Lock(), 0  # calls in flight: a call alone runs on LATENCY
         self.providers = [f"OpenVINO {ov.__version__} CPU ({precision}; {self.threads} streams, or one of "
                           f"{self.threads} threads for a call alone)"]
@@ -119,43 +134,79 @@ class OpenVinoExecutor:
         self._pool = None
 
     def _compiled_form(self, hint: str):
-        """The model compiled for ``hint``: THROUGHPUT (a stream per thread) or LATENCY (one stream)."""
+        """The model compiled for ``hint``: THROUGHPUT (a stream per thread) or LATENCY (one stream), imported
+        from the one compiled image (``_image``) without copying it."""
         compiled = self._compiled.get(hint)
         if compiled is None:
             with self._compiling:
                 compiled = self._compiled.get(hint)
                 if compiled is None:
                     streams = self.threads if hint == "THROUGHPUT" else 1
-                    config = {"INFERENCE_PRECISION_HINT": HINTS[self.precision], "PERFORMANCE_HINT": hint,
-                              "NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": self.threads}
+                    config = self._config() | {"PERFORMANCE_HINT": hint, "NUM_STREAMS": streams}
                     try:
-                        compiled = self._compiled[hint] = self._compile(self._ov, config, self._cache)
+                        compiled = self._compiled[hint] = self._import(config)
                     except (BackendError, MissingDependencyError):
                         raise
                     except Exception as exc:  # OpenVINO raises RuntimeError with its own message
                         raise BackendError(f"OpenVINO could not compile the graph {self.graph.name!r}: {exc}") from exc
         return compiled
 
-    def _compile(self, ov, config: dict, cache: bool):
+    def _config(self) -> dict:
+        return {"INFERENCE_PRECISION_HINT": HINTS[self.precision], "INFERENCE_NUM_THREADS": self.threads}
+
+    def _import(self, config: dict):
+        """A compiled form imported from the image, in place; a cached image that passes its check but does not
+        import (another build of OpenVINO's plugin wrote it) is discarded and rebuilt once."""
+        fresh = self._image is None
+        if fresh:
+            self._image = self._load_image()
+        try:
+            return self._core.import_model(self._ov.Tensor(self._image, shared_memory=True), "CPU", config)
+        except Exception:
+            if not (fresh and isinstance(self._image, np.memmap)):
+                raise
+        self._image = self._load_image(rebuild=True)
+        return self._core.import_model(self._ov.Tensor(self._image, shared_memory=True), "CPU", config)
+
+    def _load_image(self, rebuild: bool = False) -> np.ndarray:
+        """The compiled image: the cache's ``.blob`` entry memory-mapped (checked against its trailer; a bad
+        one, or any with ``rebuild``, is discarded), else compiled here, stored, and mapped; in memory when the
+        cache is off."""
         from . import model_cache
-        core = ov.Core()
-        if cache and model_cache.cache_dir() is not None:
-            key = cache_key(self.graph, self.precision, ov.__version__)
+        folder = model_cache.cache_dir()
+        if not self._cache or folder is None:
+            return np.frombuffer(bytearray(self._export(None)), np.uint8)
+        key = image_key(self.graph, self.precision, self._ov.__version__, self.threads)
+        path = model_cache.lookup(key, openvino_image.SUFFIX)
+        if path is not None:
+            image = None if rebuild else openvino_image.read(path)
+            if image is not None:
+                return image
+            model_cache.discard(key, openvino_image.SUFFIX)
+        data = self._export(cache_key(self.graph, self.precision, self._ov.__version__))
+        path = model_cache.store(key, lambda tmp: openvino_image.write(tmp, data), openvino_image.SUFFIX)
+        image = openvino_image.read(path) if path is not None else None
+        return image if image is not None else np.frombuffer(bytearray(data), np.uint8)
+
+    def _export(self, key: str | None) -> bytes:
+        """The graph compiled from its OpenVINO model (the cache's ``.xml`` entry under ``key``, rebuilt when
+        it does not compile; a temporary one when ``key`` is None) and exported."""
+        from . import model_cache
+        config = self._config() | {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        if key is not None:
             path = model_cache.lookup(key, ".xml")
-            blobs = model_cache.cache_dir() / "openvino"  # OpenVINO's compiled blobs (its own keys): compile 0.7 -> 0.4 s
             if path is not None:
                 try:
-                    return core.compile_model(str(path), "CPU", config | {"CACHE_DIR": str(blobs)})
-                except Exception:  # a corrupt or foreign entry (or blob): drop them and rebuild
+                    return openvino_image.exported(self._core.compile_model(str(path), "CPU", config))
+                except Exception:  # a corrupt or foreign entry: drop it and rebuild
                     model_cache.discard(key, ".xml")
-                    shutil.rmtree(blobs, ignore_errors=True)
-            path = model_cache.store(key, lambda tmp: self._write(ov, tmp), ".xml")
+            path = model_cache.store(key, lambda tmp: self._write(self._ov, tmp), ".xml")
             if path is not None:
-                return core.compile_model(str(path), "CPU", config | {"CACHE_DIR": str(blobs)})
+                return openvino_image.exported(self._core.compile_model(str(path), "CPU", config))
         with tempfile.TemporaryDirectory(prefix="minilm-ov-") as tmp:  # cache off or not writable
             path = Path(tmp) / "model.xml"
-            self._write(ov, path)
-            return core.compile_model(str(path), "CPU", config)
+            self._write(self._ov, path)
+            return openvino_image.exported(self._core.compile_model(str(path), "CPU", config))
 
     def _write(self, ov, path: Path) -> None:
         """The OpenVINO model at ``path`` (.xml, weights in .bin beside it), read from the ONNX lowering."""

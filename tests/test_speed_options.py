@@ -87,9 +87,9 @@ def test_cache_hit_miss_invalidation_and_corruption(tmp_path, monkeypatch):
     entries = lambda: sorted((tmp_path / "models").glob("*.onnx"))  # noqa: E731
     first = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
     assert len(entries()) == 1                                              # miss: written
-    stamp = entries()[0].stat().st_mtime_ns
+    stamp = entries()[0].stat().st_ino  # a rewrite renames a new file into place
     again = make_executor("onnxruntime", _graph(), threads=1).run(FEEDS)["sentence_embedding"]
-    assert entries()[0].stat().st_mtime_ns == stamp and len(entries()) == 1  # hit: read, not rewritten
+    assert entries()[0].stat().st_ino == stamp and len(entries()) == 1     # hit: read, not rewritten
     np.testing.assert_array_equal(first, again)
     other = make_executor("onnxruntime", _graph(seed=1), threads=1).run(FEEDS)["sentence_embedding"]
     assert len(entries()) == 2 and not np.allclose(other, first)           # other weights: other key

@@ -15,7 +15,7 @@ from ..errors import (BackendError, CheckpointError, ConfigError, InputError, Mi
                      MissingDependencyError, ModelNotFoundError, SearchIndexError)
 from ..runtime import BACKENDS
 from ..runtime.precision import PRECISIONS
-from . import embed, groups, heads, model, search, serve, webnn
+from . import cache, embed, groups, heads, model, search, serve, webnn
 from .common import positive_int, thread_count
 
 # one table: the first matching class gives the exit code. Usage errors exit 2 from argparse itself;
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(run=run, parser=cmd)  # usage errors print this command's usage
         return cmd
 
-    for module in (embed, model, serve, webnn, groups, search, heads):
+    for module in (embed, model, serve, webnn, groups, search, heads, cache):
         module.register(command, common, inputs)
     for each in _parsers(parser):  # every command and subcommand, and before the command: minilm -v embed ...
         each.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,

@@ -108,6 +108,10 @@ def lookup(key: str, suffix: str = ".onnx") -> Path | None:
         return None
     if path.is_file() and path.stat().st_size > 0:
         log.info("cache hit: %s", path)
+        try:
+            os.utime(path)  # its last use, for `minilm cache prune` (runtime/cache_entries.py)
+        except OSError:  # a read-only cache
+            pass
         return path
     log.info("cache miss: %s (lowering and optimising; seconds)", path.name)
     return None

@@ -110,6 +110,8 @@ def test_info(capsys):
     assert set(info["versions"]) == {"python", "minilm", "numpy", "onnxruntime", "onnx", "tokenizers", "safetensors", "openvino"}
     assert info["precision"] == "fp32 (the default)" and set(info["cpu_flags"]) <= set(minilm.runtime.precision.FLAGS)
     assert info["versions"]["minilm"] == minilm.__version__
+    cache = minilm.runtime.model_cache.cache_dir()
+    assert info["cache"].startswith(f"{cache} (") and info["cache"].endswith("; see minilm cache)")
     code, out, _ = run(capsys, "info", "--backend", "numpy", "--max-length", "128", "--threads", "1")
     fields = dict(re.match(r"(\w+):\s+(.*)", line).groups() for line in out.splitlines())
     assert code == 0 and fields["max_length"] == "128" and fields["backend"] == "numpy"

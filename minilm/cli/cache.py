@@ -28,6 +28,16 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
+def summary() -> str:
+    """One line for ``minilm info``: the folder, its entries and their size, or that the cache is off."""
+    from ..runtime import cache_entries, model_cache
+    folder = model_cache.cache_dir()
+    if folder is None:
+        return "off (MINILM_CACHE_DIR=off)"
+    found = cache_entries.entries(folder)
+    return f"{folder} ({len(found)} entries, {_size(cache_entries.total(found))}; see minilm cache)"
+
+
 def _off() -> bool:
     from ..runtime import model_cache
     if model_cache.cache_dir() is None:

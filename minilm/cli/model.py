@@ -7,6 +7,7 @@ import platform
 import sys
 
 from .. import __version__
+from .cache import summary as cache_summary
 from .common import load_model, positive_int, version
 
 
@@ -26,6 +27,7 @@ def cmd_info(args, parser) -> int:
         "available_providers": onnxruntime.get_available_providers(),
         "threads": getattr(executor, "threads", None) or default_threads(),
         **precision_info(model),
+        "cache": cache_summary(),
         "versions": {"python": platform.python_version(), "minilm": __version__,
                      **{m: version(m) for m in ("numpy", "onnxruntime", "onnx", "tokenizers", "safetensors", "openvino")}},
     }
@@ -94,7 +96,7 @@ def cmd_export(args, parser) -> int:
 
 def register(command, common, inputs) -> None:
     """Add ``info`` and ``export``; ``command`` is main.build_parser's helper."""
-    info = command("info", "model, dims, pooling, backend, providers, threads, precision, CPU flags, versions", [common],
+    info = command("info", "model, dims, pooling, backend, providers, threads, precision, CPU flags, cache, versions", [common],
                    cmd_info)
     info.add_argument("--json", action="store_true", help="print JSON")
     export = command("export", "write the model as a standalone ONNX file or as WebNN files", [common], cmd_export,
